@@ -1,0 +1,221 @@
+"""The API conventions of CONTRACT.md, in one place: problem+json errors, pagination, Idempotency-Key.
+
+Every module's REST views get them by using :data:`api`, :class:`PageArgsSchema`, :func:`page_schema`
+and :func:`paginate`; idempotent POSTs need nothing at all (a request hook handles them).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask import Flask, Response, current_app, g, request
+from flask_babel import gettext as _
+from flask_smorest import Api
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.exceptions import HTTPException
+
+from yishi.core.db import AwareDateTime, TimestampMixin, db, utcnow
+from yishi.core.errors import DomainError, domain_problem, http_error_response, problem
+
+
+class YishiApi(Api):
+    """flask-smorest's Api with our error answers (problem+json, and ``Allow`` on 405)."""
+
+    def handle_http_exception(self, error: HTTPException):
+        return http_error_response(error)
+
+
+api = YishiApi()
+
+
+# --- pagination --------------------------------------------------------------------------------
+
+
+class PageArgsSchema(ma.Schema):
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    per_page = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+
+
+@functools.cache
+def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """``{"items": [...], "page", "per_page", "total"}`` for one item schema."""
+    name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+    return type(
+        name,
+        (ma.Schema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema)),
+            "page": ma.fields.Integer(),
+            "per_page": ma.fields.Integer(),
+            "total": ma.fields.Integer(),
+        },
+    )
+
+
+def paginate(statement, args: dict) -> tuple[dict, dict[str, str]]:
+    """Run one page of ``statement`` plus a count: two queries whatever the page size.
+
+    Returns the body and the ``Link`` header (RFC 8288: first, prev, next, last).
+    """
+    page, per_page = args["page"], args["per_page"]
+    total = db.session.execute(statement.with_only_columns(func.count()).order_by(None)).scalar_one()
+    items = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    last = max(1, -(-total // per_page))
+    links = []
+    extra = {k: v for k, v in request.args.items() if k not in ("page", "per_page")}
+
+    def url(p: int) -> str:
+        return f"{request.base_url}?{urlencode({**extra, 'page': p, 'per_page': per_page})}"
+
+    links.append(f'<{url(1)}>; rel="first"')
+    if page > 1:
+        links.append(f'<{url(min(page - 1, last))}>; rel="prev"')
+    if page < last:
+        links.append(f'<{url(page + 1)}>; rel="next"')
+    links.append(f'<{url(last)}>; rel="last"')
+    body = {"items": items, "page": page, "per_page": per_page, "total": total}
+    return body, {"Link": ", ".join(links)}
+
+
+# --- Idempotency-Key ------------------------------------------------------------------------------
+
+
+class IdempotencyRecord(TimestampMixin, db.Model):
+    """The first answer to a POST with an Idempotency-Key, per API token, kept 24 hours."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("token_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int | None] = mapped_column(Integer)  # None while the first request is running
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    location: Mapped[str | None] = mapped_column(String(500))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at = mapped_column(AwareDateTime(), nullable=False, index=True)
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b" ")
+    digest.update(request.path.encode())
+    digest.update(b"\n")
+    digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def _idempotency_before_request():
+    key = request.headers.get("Idempotency-Key")
+    token_id = getattr(g, "api_token_id", None)
+    if request.method != "POST" or not key or token_id is None:
+        return None
+    if len(key) > 255:
+        return problem(400, detail=_("The Idempotency-Key header is longer than 255 characters."))
+    fingerprint = _fingerprint()
+    now = utcnow()
+    record = db.session.execute(
+        select(IdempotencyRecord).where(IdempotencyRecord.token_id == token_id, IdempotencyRecord.key == key)
+    ).scalar_one_or_none()
+    if record is not None and record.expires_at <= now:
+        db.session.delete(record)
+        db.session.commit()
+        record = None
+    if record is not None:
+        if record.fingerprint != fingerprint:
+            return problem(
+                422,
+                type_="urn:yishi:problem:idempotency-key-reused",
+                detail=_("This Idempotency-Key was already used with a different request."),
+            )
+        if record.status is None:
+            return problem(
+                409,
+                type_="urn:yishi:problem:idempotency-in-progress",
+                detail=_("A request with this Idempotency-Key is still being processed."),
+            )
+        response = Response(record.body, status=record.status, content_type=record.content_type)
+        if record.location:
+            response.headers["Location"] = record.location
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    hours = current_app.config["IDEMPOTENCY_TTL_HOURS"]
+    record = IdempotencyRecord(
+        token_id=token_id, key=key, fingerprint=fingerprint, expires_at=now + timedelta(hours=hours)
+    )
+    db.session.add(record)
+    try:
+        db.session.commit()  # claim the key before doing the work, so a concurrent duplicate waits
+    except IntegrityError:
+        db.session.rollback()
+        return problem(
+            409,
+            type_="urn:yishi:problem:idempotency-in-progress",
+            detail=_("A request with this Idempotency-Key is still being processed."),
+        )
+    g.idempotency_record_id = record.id
+    return None
+
+
+def _idempotency_after_request(response: Response) -> Response:
+    record_id = g.pop("idempotency_record_id", None)
+    if record_id is None:
+        return response
+    db.session.rollback()  # the view committed its work; anything left over belongs to a failure
+    if response.status_code >= 500:
+        db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+    else:
+        record = db.session.get(IdempotencyRecord, record_id)
+        record.status = response.status_code
+        record.content_type = response.content_type
+        record.location = response.headers.get("Location")
+        record.body = response.get_data()
+    db.session.commit()
+    return response
+
+
+def purge_expired_idempotency_records() -> int:
+    result = db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow()))
+    return result.rowcount or 0
+
+
+def init_app(app: Flask) -> None:
+    api.init_app(app)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):
+        if request.path.startswith("/api/"):
+            return domain_problem(error)
+        from yishi.core.errors import render_error_page
+
+        return render_error_page(error.status, error.detail)
+
+    app.before_request(_idempotency_before_request)
+    app.after_request(_idempotency_after_request)
+    init_docs(app)
+
+
+def init_docs(app: Flask) -> None:
+    """Human API docs at /api/v1/docs: Swagger UI from the swagger-ui-bundle package, no CDN."""
+    from flask import Blueprint, render_template, send_from_directory
+    from swagger_ui_bundle import swagger_ui_path
+
+    docs = Blueprint("api_docs", __name__)
+
+    @docs.route("/api/v1/docs")
+    def index():
+        return render_template("api/docs.html")
+
+    @docs.route("/api/v1/docs/assets/<path:filename>")
+    def assets(filename: str):
+        return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+    app.register_blueprint(docs)

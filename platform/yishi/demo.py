@@ -1,0 +1,132 @@
+"""``yishi demo``: a working platform on one machine, with realistic people in every role.
+
+Data is kept between runs (passwords too, in the instance folder); ``--reset`` starts clean. As
+features land, this module gains their data, so that no page is an empty shell.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import inspect, text
+
+from werkzeug.serving import run_simple
+
+from yishi.core.db import db
+from yishi.modules.accounts import services as accounts
+from yishi.modules.accounts.models import CommunityRole
+from yishi.modules.communities import services as communities
+
+# (community, role, name, party member, representative, resident group code)
+SHILIPU_PEOPLE = [
+    ("admin", "孙丽华", True, False, None),  # 社区党总支书记
+    ("moderator", "王建国", True, False, "g01"),
+    ("moderator", "李秀英", True, False, "g02"),
+    ("moderator", "张志强", True, False, "g03"),
+    ("moderator", "刘桂兰", True, False, "g04"),
+    ("moderator", "陈德明", True, False, "g05"),
+    ("moderator", "杨淑芬", True, False, "g06"),
+    ("moderator", "赵国庆", True, False, "g07"),
+    ("moderator", "黄玉梅", True, False, "g08"),
+    ("moderator", "周文华", True, False, "g09"),
+    ("moderator", "吴海涛", True, False, "g10"),
+    ("staff", "郑红梅", True, True, "g03"),
+    ("staff", "钱永福", False, True, "g07"),
+    ("resident", "冯小燕", False, False, "g02"),
+    ("resident", "蒋大伟", False, False, "g05"),
+]
+OTHER_ADMINS = {"donghu": "何静", "xiyuan": "马卫东"}
+STREET_ADMINS = {"chengdong": "林志远", "chengxi": "宋晓梅"}
+
+
+def _accounts_file(app: Flask) -> Path:
+    return Path(app.instance_path) / "demo-accounts.json"
+
+
+def _reset(app: Flask) -> None:
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    _accounts_file(app).unlink(missing_ok=True)
+
+
+def _phone(index: int) -> str:
+    return f"139{52370000 + index * 137:08d}"
+
+
+def prepare_demo(app: Flask, *, reset: bool = False) -> list[dict]:
+    """Migrate, load tenants/, create the demo people once; return their logins."""
+    with app.app_context():
+        if reset and inspect(db.engine).has_table("alembic_version"):
+            _reset(app)
+        upgrade(directory=app.config["MIGRATIONS_PATH"])
+        communities.apply_tenants(Path(app.config["TENANTS_PATH"]))
+        db.session.commit()
+        path = _accounts_file(app)
+        logins = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        known = {login["email"] for login in logins}
+        for login in _create_people(known):
+            logins.append(login)
+        db.session.commit()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(logins, ensure_ascii=False, indent=2), encoding="utf-8")
+        path.chmod(0o600)
+        return logins
+
+
+def _new_user(known: set[str], email: str, name: str, role_label: str, index: int, **kwargs):
+    if email in known or accounts.find_user_by_email(email) is not None:
+        return None, None
+    password = secrets.token_urlsafe(9)
+    user = accounts.create_user(email=email, name=name, password=password, phone=_phone(index), **kwargs)
+    return user, {"role": role_label, "email": email, "password": password, "name": name}
+
+
+def _create_people(known: set[str]) -> list[dict]:
+    created: list[dict] = []
+
+    def keep(result):
+        user, login = result
+        if login:
+            created.append(login)
+        return user
+
+    keep(_new_user(known, "platform@yishi.example", "平台管理员", "platform admin", 0, is_platform_admin=True))
+    for index, (slug, name) in enumerate(STREET_ADMINS.items(), start=1):
+        user = keep(_new_user(known, f"{slug}@yishi.example", name, f"street admin · {slug}", index))
+        if user:
+            accounts.add_street_admin(communities.get_street(slug), user)
+    shilipu = communities.get_community("shilipu")
+    from yishi.core import tenancy
+
+    with tenancy.community_scope(shilipu.id):
+        groups = {g.code: g.id for g in communities.list_resident_groups()}
+    counters: dict[str, int] = {}
+    for index, (role, name, party_member, representative, group_code) in enumerate(SHILIPU_PEOPLE, start=10):
+        counters[role] = counters.get(role, 0) + 1
+        email = f"shilipu-{role}{counters[role] if role != 'admin' else ''}@yishi.example"
+        user = keep(_new_user(known, email, name, f"{role} · shilipu", index))
+        if user:
+            accounts.add_member(shilipu, user, CommunityRole(role), party_member=party_member,
+                                representative=representative, resident_group_id=groups.get(group_code))
+    for index, (slug, name) in enumerate(OTHER_ADMINS.items(), start=40):
+        user = keep(_new_user(known, f"{slug}-admin@yishi.example", name, f"admin · {slug}", index))
+        if user:
+            accounts.add_member(communities.get_community(slug), user, CommunityRole.ADMIN)
+    return created
+
+
+def serve_demo(app: Flask, *, host: str, port: int) -> None:
+    from yishi.core.jobs import EmbeddedRunner
+
+    runner = EmbeddedRunner(app)
+    runner.start()
+    try:
+        # app.run() refuses to start inside a Flask CLI command; the same server, called directly.
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        runner.stop()

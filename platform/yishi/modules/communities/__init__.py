@@ -1,0 +1,1 @@
+"""Streets (street offices), communities (the tenants) and their resident groups."""

@@ -1,0 +1,97 @@
+"""marshmallow schemas: tenant files (TOML) and the REST API share the same field rules."""
+
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+import marshmallow as ma
+from marshmallow import validate
+
+from yishi.modules.communities.models import SLUG_PATTERN, CommunityKind, CommunityStatus
+
+_slug = validate.Regexp(SLUG_PATTERN)
+_name = validate.Length(min=1, max=120)
+
+
+def _time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ma.ValidationError("Not a valid time zone.")
+
+
+class ResidentGroupSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    code = ma.fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
+    name_zh = ma.fields.String(required=True, validate=_name)
+    name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=160))
+    household_count = ma.fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    position = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
+
+
+class ResidentGroupUpdateSchema(ResidentGroupSchema):
+    code = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
+    name_zh = ma.fields.String(validate=_name)
+    name_en = ma.fields.String(validate=validate.Length(min=1, max=160))
+    position = ma.fields.Integer(validate=validate.Range(min=0, max=10000))
+
+
+class CommunitySchema(ma.Schema):
+    slug = ma.fields.String(dump_only=True)
+    name_zh = ma.fields.String()
+    name_en = ma.fields.String()
+    street = ma.fields.Function(lambda c: c.street.slug, dump_only=True)
+    kind = ma.fields.Enum(CommunityKind, by_value=True)
+    time_zone = ma.fields.String()
+    resident_count = ma.fields.Integer()
+    status = ma.fields.Enum(CommunityStatus, by_value=True, dump_only=True)
+    resident_group_count = ma.fields.Integer(dump_only=True)
+
+
+class StreetSchema(ma.Schema):
+    slug = ma.fields.String(dump_only=True)
+    name_zh = ma.fields.String(dump_only=True)
+    name_en = ma.fields.String(dump_only=True)
+    city = ma.fields.String(dump_only=True)
+    time_zone = ma.fields.String(dump_only=True)
+
+
+# --- tenant files -----------------------------------------------------------------------------------
+
+
+class StreetFileSchema(ma.Schema):
+    slug = ma.fields.String(required=True, validate=_slug)
+    name_zh = ma.fields.String(required=True, validate=_name)
+    name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=160))
+    city = ma.fields.String(load_default="")
+    time_zone = ma.fields.String(load_default="Asia/Shanghai", validate=_time_zone)
+
+
+class CommunityFileSchema(ma.Schema):
+    slug = ma.fields.String(required=True, validate=_slug)
+    name_zh = ma.fields.String(required=True, validate=_name)
+    name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=160))
+    street = ma.fields.String(required=True, validate=_slug)
+    kind = ma.fields.Enum(CommunityKind, by_value=True, load_default=CommunityKind.URBAN)
+    time_zone = ma.fields.String(load_default="Asia/Shanghai", validate=_time_zone)
+    default_locale = ma.fields.String(load_default="zh_CN", validate=validate.OneOf(["zh_CN", "en"]))
+    resident_count = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
+    status = ma.fields.Enum(CommunityStatus, by_value=True, load_default=None)
+    description_zh = ma.fields.String(load_default="")
+    description_en = ma.fields.String(load_default="")
+
+
+class TenantFileSchema(ma.Schema):
+    """One file of tenants/: either a ``[street]`` or a ``[community]`` with its ``[[resident_groups]]``."""
+
+    street = ma.fields.Nested(StreetFileSchema)
+    community = ma.fields.Nested(CommunityFileSchema)
+    resident_groups = ma.fields.List(ma.fields.Nested(ResidentGroupSchema), load_default=list)
+
+    @ma.validates_schema
+    def _one_kind(self, data, **kwargs):
+        if ("street" in data) == ("community" in data):
+            raise ma.ValidationError("A tenant file has either a [street] or a [community] table.")
+        if "street" in data and data.get("resident_groups"):
+            raise ma.ValidationError("Resident groups belong to a community, not a street.")
+        codes = [g["code"] for g in data.get("resident_groups", [])]
+        if len(codes) != len(set(codes)):
+            raise ma.ValidationError("Resident group codes must be unique.", "resident_groups")
