@@ -26,13 +26,15 @@ def create_app(config: dict | None = None) -> Flask:
     """The application factory (Flask tutorial style): ``config`` overrides the environment."""
     from yishi.core import api, i18n, jobs, security
     from yishi.core.db import db
+    from yishi.core.db import init_app as db_init_app
     from yishi.core.health import blueprint as health_blueprint
+    from yishi.core.paths import project_root
 
-    instance_path = os.environ.get("YISHI_INSTANCE_PATH")
+    instance_path = os.environ.get("YISHI_INSTANCE_PATH") or str(project_root() / "instance")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.update(load_config(Path(app.instance_path), config))
 
-    db.init_app(app)
+    db_init_app(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_PATH"])
     bootstrap.init_app(app)
     security.init_app(app)

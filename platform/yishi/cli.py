@@ -18,8 +18,7 @@ def _app_factory():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_app_factory, add_version_option=False, load_dotenv=False,
-             set_debug_flag=False)
+@click.group(cls=FlaskGroup, create_app=_app_factory, add_version_option=False, load_dotenv=False, set_debug_flag=False)
 def main() -> None:
     """Yishi 议事: community consultation platform."""
 
@@ -65,21 +64,32 @@ def tenants_list(as_json: bool) -> None:
     rows = tenants_overview()
     if as_json:
         streets = [
-            {**{k: r[k] for k in ("slug", "name_zh", "name_en")},
-             "communities": [{k: c[k] for k in ("slug", "name_zh", "name_en", "street", "status")}
-                             for c in rows if c["type"] == "community" and c["street"] == r["slug"]]}
-            for r in rows if r["type"] == "street"
+            {
+                **{k: r[k] for k in ("slug", "name_zh", "name_en")},
+                "communities": [
+                    {k: c[k] for k in ("slug", "name_zh", "name_en", "street", "status")}
+                    for c in rows
+                    if c["type"] == "community" and c["street"] == r["slug"]
+                ],
+            }
+            for r in rows
+            if r["type"] == "street"
         ]
-        communities = [{k: c[k] for k in ("slug", "name_zh", "name_en", "street", "status")}
-                       for c in rows if c["type"] == "community"]
+        communities = [
+            {k: c[k] for k in ("slug", "name_zh", "name_en", "street", "status")}
+            for c in rows
+            if c["type"] == "community"
+        ]
         click.echo(json.dumps({"streets": streets, "communities": communities}, ensure_ascii=False, indent=2))
         return
     for row in rows:
         if row["type"] == "street":
             click.echo(f"street     {row['slug']:<20} {row['name_zh']} / {row['name_en']}")
         else:
-            click.echo(f"community  {row['slug']:<20} {row['name_zh']} / {row['name_en']}  "
-                       f"street={row['street']} status={row['status']}")
+            click.echo(
+                f"community  {row['slug']:<20} {row['name_zh']} / {row['name_en']}  "
+                f"street={row['street']} status={row['status']}"
+            )
 
 
 # --- users and tokens ------------------------------------------------------------------------------
@@ -117,8 +127,9 @@ def users_create(email, name, community_slug, role, street_slug, platform_admin,
         _fail(f"No street with slug {street_slug!r}.")
     password = sys.stdin.readline().rstrip("\r\n")
     try:
-        user = services.create_user(email=email, name=name, password=password, phone=phone,
-                                    is_platform_admin=platform_admin)
+        user = services.create_user(
+            email=email, name=name, password=password, phone=phone, is_platform_admin=platform_admin
+        )
         if community is not None:
             services.add_member(community, user, CommunityRole(role))
         if street is not None:

@@ -31,8 +31,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     Production refuses to start without ``SECRET_KEY``.
     """
     overrides = dict(overrides or {})
-    env = (overrides.get("YISHI_ENV") or os.environ.get("YISHI_ENV")
-           or ("production" if os.environ.get("DATABASE_URL") else "demo"))
+    env = (
+        overrides.get("YISHI_ENV")
+        or os.environ.get("YISHI_ENV")
+        or ("production" if os.environ.get("DATABASE_URL") else "demo")
+    )
     testing = env == "test"
     root = project_root()
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import inspect, text
-
 from werkzeug.serving import run_simple
 
 from yishi.core.db import db
@@ -111,8 +110,14 @@ def _create_people(known: set[str]) -> list[dict]:
         email = f"shilipu-{role}{counters[role] if role != 'admin' else ''}@yishi.example"
         user = keep(_new_user(known, email, name, f"{role} · shilipu", index))
         if user:
-            accounts.add_member(shilipu, user, CommunityRole(role), party_member=party_member,
-                                representative=representative, resident_group_id=groups.get(group_code))
+            accounts.add_member(
+                shilipu,
+                user,
+                CommunityRole(role),
+                party_member=party_member,
+                representative=representative,
+                resident_group_id=groups.get(group_code),
+            )
     for index, (slug, name) in enumerate(OTHER_ADMINS.items(), start=40):
         user = keep(_new_user(known, f"{slug}-admin@yishi.example", name, f"admin · {slug}", index))
         if user:

@@ -70,9 +70,9 @@ def record(action: str, *, actor=None, obj=None, details: dict | None = None) ->
     return entry
 
 
-def record_account_event(action: str, *, user_id: int | None, street_id: int | None = None,
-                         details: dict | None = None) -> AccountEvent:
-    event = AccountEvent(action=action, user_id=user_id, street_id=street_id, ip=client_ip(),
-                         details=details or {})
+def record_account_event(
+    action: str, *, user_id: int | None, street_id: int | None = None, details: dict | None = None
+) -> AccountEvent:
+    event = AccountEvent(action=action, user_id=user_id, street_id=street_id, ip=client_ip(), details=details or {})
     db.session.add(event)
     return event

@@ -127,12 +127,16 @@ _FIXED_MESSAGES = {
     "String does not match expected pattern.": _l("The format is not valid."),
 }
 _PATTERN_MESSAGES = [
-    (re.compile(r"^Length must be between (?P<min>\d+) and (?P<max>\d+)\.$"),
-     _l("Length must be between %(min)s and %(max)s.")),
+    (
+        re.compile(r"^Length must be between (?P<min>\d+) and (?P<max>\d+)\.$"),
+        _l("Length must be between %(min)s and %(max)s."),
+    ),
     (re.compile(r"^Shorter than minimum length (?P<min>\d+)\.$"), _l("Shorter than the minimum length %(min)s.")),
     (re.compile(r"^Longer than maximum length (?P<max>\d+)\.$"), _l("Longer than the maximum length %(max)s.")),
-    (re.compile(r"^Must be greater than or equal to (?P<min>[-\d.]+) and less than or equal to (?P<max>[-\d.]+)\.$"),
-     _l("Must be between %(min)s and %(max)s.")),
+    (
+        re.compile(r"^Must be greater than or equal to (?P<min>[-\d.]+) and less than or equal to (?P<max>[-\d.]+)\.$"),
+        _l("Must be between %(min)s and %(max)s."),
+    ),
     (re.compile(r"^Must be greater than or equal to (?P<min>[-\d.]+)\.$"), _l("Must be at least %(min)s.")),
     (re.compile(r"^Must be less than or equal to (?P<max>[-\d.]+)\.$"), _l("Must be at most %(max)s.")),
     (re.compile(r"^Must be one of: (?P<choices>.+)\.$"), _l("Must be one of: %(choices)s.")),
@@ -188,7 +192,9 @@ def http_error_response(error: HTTPException) -> Response | tuple[str, int]:
             messages = data["messages"]
             merged: dict = {}
             for location_messages in messages.values():
-                merged.update(location_messages if isinstance(location_messages, Mapping) else {"_schema": location_messages})
+                merged.update(
+                    location_messages if isinstance(location_messages, Mapping) else {"_schema": location_messages}
+                )
             return problem(422, errors=flatten_validation_messages(merged), headers=headers)
         detail = error.description if status < 500 and error.description != type(error).description else None
         response = problem(status, detail=detail, headers=headers)

@@ -214,8 +214,15 @@ def enqueue(
     return job_id
 
 
-def start_task(job_name_or_func, *, title: str, arguments: dict[str, Any], community_id: int | None = None,
-               street_id: int | None = None, user_id: int | None = None) -> Task:
+def start_task(
+    job_name_or_func,
+    *,
+    title: str,
+    arguments: dict[str, Any],
+    community_id: int | None = None,
+    street_id: int | None = None,
+    user_id: int | None = None,
+) -> Task:
     """Record a user-visible task owned by a community or a street, and queue its job (sent at commit)."""
     name = job_name_or_func if isinstance(job_name_or_func, str) else job_name_or_func.job_name
     task = Task(job_name=name, title=title, community_id=community_id, street_id=street_id, user_id=user_id)

@@ -26,7 +26,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import ForeignKey, event, false, select
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, declared_attr, mapped_column, with_loader_criteria
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
 
 from yishi.core.db import db
 
@@ -57,9 +64,7 @@ class TenantMixin:
 
     @declared_attr
     def community_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
-        return mapped_column(
-            ForeignKey("communities.id", ondelete="CASCADE"), nullable=False, index=True
-        )
+        return mapped_column(ForeignKey("communities.id", ondelete="CASCADE"), nullable=False, index=True)
 
 
 def is_tenant_owned(cls: type) -> bool:
@@ -141,9 +146,7 @@ def _criteria(scope: _Scope | None):
     if len(ids) == 1:
         only = ids[0]
         return with_loader_criteria(TenantMixin, lambda cls: cls.community_id == only, include_aliases=True)
-    return with_loader_criteria(
-        TenantMixin, lambda cls: cls.community_id.in_(ids), include_aliases=True
-    )
+    return with_loader_criteria(TenantMixin, lambda cls: cls.community_id.in_(ids), include_aliases=True)
 
 
 @event.listens_for(Session, "do_orm_execute")

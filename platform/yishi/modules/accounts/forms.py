@@ -29,7 +29,10 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class TokenForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)],
-                       description=_l("Which system will use it, e.g. “Street grid system”."))
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(), Length(max=120)],
+        description=_l("Which system will use it, e.g. “Street grid system”."),
+    )
     scopes = MultiCheckboxField(_l("Scopes"), validators=[DataRequired()])
     submit = SubmitField(_l("Create token"))

@@ -104,9 +104,7 @@ class ApiToken(TimestampMixin, db.Model):
 
     __tablename__ = "api_tokens"
     __table_args__ = (
-        CheckConstraint(
-            "(community_id IS NULL) <> (street_id IS NULL)", name="owned_by_community_or_street"
-        ),
+        CheckConstraint("(community_id IS NULL) <> (street_id IS NULL)", name="owned_by_community_or_street"),
         Index("ix_api_tokens_community_id_created_at", "community_id", "created_at"),
     )
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from yishi.core import tenancy
 from yishi.core.db import db
-from yishi.core.errors import PermissionDenied
+from yishi.core.errors import NotFoundError, PermissionDenied
 from yishi.modules.accounts.models import ApiToken, CommunityMembership, CommunityRole, StreetMembership, User
 
 SCOPES: dict[str, object] = {
@@ -32,19 +33,31 @@ ALL = "all"
 _READ = {"community:read", "tasks:read"}
 COMMUNITY_ROLE_SCOPES: dict[CommunityRole, frozenset[str]] = {
     CommunityRole.ADMIN: frozenset(
-        {"community:read", "community:write", "members:read", "members:write", "tokens:write", "audit:read",
-         "tasks:read"}
+        {
+            "community:read",
+            "community:write",
+            "members:read",
+            "members:write",
+            "tokens:write",
+            "audit:read",
+            "tasks:read",
+        }
     ),
     CommunityRole.MODERATOR: frozenset(_READ | {"members:read"}),
     CommunityRole.STAFF: frozenset(_READ),
     CommunityRole.RESIDENT: frozenset({"community:read"}),
 }
-STREET_ADMIN_SCOPES = frozenset({"street:read", "community:read", "members:read", "audit:read", "tasks:read",
-                                 "tokens:write"})
+STREET_ADMIN_SCOPES = frozenset(
+    {"street:read", "community:read", "members:read", "audit:read", "tasks:read", "tokens:write"}
+)
 
 
-def register_scopes(scopes: dict[str, object], *, roles: dict[CommunityRole, set[str]] | None = None,
-                    street_admin: set[str] | None = None) -> None:
+def register_scopes(
+    scopes: dict[str, object],
+    *,
+    roles: dict[CommunityRole, set[str]] | None = None,
+    street_admin: set[str] | None = None,
+) -> None:
     """Feature modules add their scopes and grant them to roles here, at import."""
     SCOPES.update(scopes)
     for role, granted in (roles or {}).items():
@@ -92,9 +105,14 @@ def community_role(user: User, community_id: int) -> CommunityRole | None:
 
 
 def is_street_admin(user: User, street_id: int) -> bool:
-    return db.session.execute(
-        select(StreetMembership.id).where(StreetMembership.user_id == user.id, StreetMembership.street_id == street_id)
-    ).first() is not None
+    return (
+        db.session.execute(
+            select(StreetMembership.id).where(
+                StreetMembership.user_id == user.id, StreetMembership.street_id == street_id
+            )
+        ).first()
+        is not None
+    )
 
 
 def scopes_for(actor: Actor, *, community=None, street=None) -> frozenset[str]:
@@ -134,6 +152,12 @@ def can(actor: Actor, scope: str, *, community=None, street=None) -> bool:
 
 
 def require(actor: Actor, scope: str, *, community=None, street=None) -> None:
-    """Raise :class:`PermissionDenied` unless ``actor`` holds ``scope`` there."""
-    if not can(actor, scope, community=community, street=street):
-        raise PermissionDenied(str(_l("This needs the permission “%(scope)s”.", scope=scope)))
+    """Raise unless ``actor`` holds ``scope`` there: :class:`NotFoundError` for a stranger to that
+    community or street (another tenant learns nothing, not even that the page exists),
+    :class:`PermissionDenied` for a member whose role does not reach."""
+    granted = scopes_for(actor, community=community, street=street)
+    if scope in granted:
+        return
+    if not granted:
+        raise NotFoundError()
+    raise PermissionDenied(gettext("This needs the permission “%(scope)s”.", scope=scope))

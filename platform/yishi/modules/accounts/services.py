@@ -26,12 +26,12 @@ from yishi.modules.accounts.models import (
     StreetRole,
     User,
 )
-from yishi.modules.communities.models import Community, Street
 from yishi.modules.accounts.permissions import ALL, SCOPES, SYSTEM, Actor, require
+from yishi.modules.communities.models import Community, Street
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
-TOKEN_PREFIX = "ys_"
+TOKEN_PREFIX = "ys_"  # noqa: S105 - a public marker, not a secret
 # A real hash to check against when the account does not exist, so both paths take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -61,8 +61,15 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == normalise_email(email))).scalar_one_or_none()
 
 
-def create_user(*, email: str, name: str, password: str, phone: str | None = None, locale: str | None = None,
-                is_platform_admin: bool = False) -> User:
+def create_user(
+    *,
+    email: str,
+    name: str,
+    password: str,
+    phone: str | None = None,
+    locale: str | None = None,
+    is_platform_admin: bool = False,
+) -> User:
     errors: dict[str, list[str]] = {}
     email = normalise_email(email)
     if not EMAIL_PATTERN.match(email):
@@ -73,10 +80,18 @@ def create_user(*, email: str, name: str, password: str, phone: str | None = Non
         raise ValidationFailed(errors=errors)
     validate_password(password)
     if find_user_by_email(email) is not None:
-        raise ConflictError(_("An account with this email address already exists."),
-                            errors={"email": [_("An account with this email address already exists.")]})
-    user = User(email=email, name=name.strip(), phone=phone, locale=locale,
-                password_hash=generate_password_hash(password), is_platform_admin=is_platform_admin)
+        raise ConflictError(
+            _("An account with this email address already exists."),
+            errors={"email": [_("An account with this email address already exists.")]},
+        )
+    user = User(
+        email=email,
+        name=name.strip(),
+        phone=phone,
+        locale=locale,
+        password_hash=generate_password_hash(password),
+        is_platform_admin=is_platform_admin,
+    )
     db.session.add(user)
     db.session.flush()
     return user
@@ -115,8 +130,16 @@ def end_all_sessions(user: User) -> None:
 # --- memberships ---------------------------------------------------------------------------------
 
 
-def add_member(community, user: User, role: CommunityRole, *, actor: Actor = SYSTEM, party_member: bool = False,
-               representative: bool = False, resident_group_id: int | None = None) -> CommunityMembership:
+def add_member(
+    community,
+    user: User,
+    role: CommunityRole,
+    *,
+    actor: Actor = SYSTEM,
+    party_member: bool = False,
+    representative: bool = False,
+    resident_group_id: int | None = None,
+) -> CommunityMembership:
     """Give ``user`` a role in ``community`` (or change it). Needs ``members:write`` unless SYSTEM."""
     if actor is not SYSTEM:
         require(actor, "members:write", community=community)
@@ -133,16 +156,22 @@ def add_member(community, user: User, role: CommunityRole, *, actor: Actor = SYS
         membership.representative = representative
         membership.resident_group_id = resident_group_id
         db.session.flush()
-        audit.record("member.role_set", actor=actor, obj=membership,
-                     details={"user_id": user.id, "from": before, "to": role.value})
+        audit.record(
+            "member.role_set",
+            actor=actor,
+            obj=membership,
+            details={"user_id": user.id, "from": before, "to": role.value},
+        )
     return membership
 
 
 def list_members(community) -> list[CommunityMembership]:
     with tenancy.community_scope(community.id):
-        return list(db.session.execute(
-            select(CommunityMembership).join(CommunityMembership.user).order_by(CommunityMembership.role, User.name)
-        ).scalars())
+        return list(
+            db.session.execute(
+                select(CommunityMembership).join(CommunityMembership.user).order_by(CommunityMembership.role, User.name)
+            ).scalars()
+        )
 
 
 def add_street_admin(street, user: User) -> StreetMembership:
@@ -181,14 +210,16 @@ def parse_scopes(raw: str | list[str]) -> frozenset[str]:
     scopes = frozenset(s.strip() for s in items if s.strip())
     unknown = sorted(s for s in scopes if s != ALL and s not in SCOPES)
     if not scopes or unknown:
-        message = (_("Unknown scopes: %(scopes)s", scopes=", ".join(unknown)) if unknown
-                   else _("Choose at least one scope."))
+        message = (
+            _("Unknown scopes: %(scopes)s", scopes=", ".join(unknown)) if unknown else _("Choose at least one scope.")
+        )
         raise ValidationFailed(errors={"scopes": [message]})
     return scopes
 
 
-def create_token(*, name: str, scopes: str | list[str], community=None, street=None,
-                 actor: Actor = SYSTEM) -> tuple[ApiToken, str]:
+def create_token(
+    *, name: str, scopes: str | list[str], community=None, street=None, actor: Actor = SYSTEM
+) -> tuple[ApiToken, str]:
     """Create a token owned by ``community`` or ``street``; returns it and its secret (shown once)."""
     if (community is None) == (street is None):
         raise ValueError("a token belongs to exactly one community or one street")

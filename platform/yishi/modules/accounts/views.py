@@ -26,12 +26,14 @@ street_admin = street_pages("street_tokens", __name__)
 
 @blueprint.app_context_processor
 def _role_labels():
-    return {"role_labels": {
-        "admin": _("community admin"),
-        "moderator": _("moderator"),
-        "staff": _("Party member / representative"),
-        "resident": _("resident"),
-    }}
+    return {
+        "role_labels": {
+            "admin": _("community admin"),
+            "moderator": _("moderator"),
+            "staff": _("Party member / representative"),
+            "resident": _("resident"),
+        }
+    }
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -130,13 +132,21 @@ def _token_page(owner_kwargs: dict, template_owner, revoke_endpoint: str):
     ]
     new_secret = None
     if form.validate_on_submit():
-        token, new_secret = services.create_token(name=form.name.data, scopes=form.scopes.data, actor=actor,
-                                                  **owner_kwargs)
+        token, new_secret = services.create_token(
+            name=form.name.data, scopes=form.scopes.data, actor=actor, **owner_kwargs
+        )
         db.session.commit()
         flash(_("Token created. Copy it now: it will not be shown again."), "success")
     tokens = services.tokens_of(**owner_kwargs)
-    return render_template("accounts/tokens.html", form=form, tokens=tokens, new_secret=new_secret,
-                           owner=template_owner, revoke_form=ActionForm(), revoke_endpoint=revoke_endpoint)
+    return render_template(
+        "accounts/tokens.html",
+        form=form,
+        tokens=tokens,
+        new_secret=new_secret,
+        owner=template_owner,
+        revoke_form=ActionForm(),
+        revoke_endpoint=revoke_endpoint,
+    )
 
 
 def _revoke(owner_kwargs: dict, token_id: int):

@@ -22,10 +22,6 @@ community_blp = community_api("communities_api", __name__, "A community (the ten
 street_blp = street_api("streets_api", __name__, "A street office and the communities under it.")
 
 
-def _community_body(community) -> dict:
-    return {**CommunitySchema().dump(community), "resident_group_count": services.count_resident_groups(community)}
-
-
 @community_blp.route("")
 class CommunityById(MethodView):
     @community_blp.response(200, CommunitySchema)
@@ -33,7 +29,7 @@ class CommunityById(MethodView):
         """The community"""
         community = current_community()
         require(current_actor(), "community:read", community=community)
-        return _community_body(community)
+        return community
 
 
 @community_blp.route("/resident-groups")

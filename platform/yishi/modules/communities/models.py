@@ -2,7 +2,18 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from yishi.core.db import TimestampMixin, db
@@ -74,6 +85,17 @@ class Community(TimestampMixin, db.Model):
 
     def name(self, locale: str) -> str:
         return self.name_en if locale.startswith("en") else self.name_zh
+
+    @property
+    def street_slug(self) -> str:
+        return self.street.slug
+
+    @property
+    def resident_group_count(self) -> int:
+        from yishi.core import tenancy  # noqa: PLC0415 - core imports models lazily too
+
+        with tenancy.community_scope(self.id):
+            return db.session.execute(select(func.count(ResidentGroup.id))).scalar_one()
 
 
 class ResidentGroup(TenantMixin, TimestampMixin, db.Model):

@@ -38,7 +38,7 @@ class CommunitySchema(ma.Schema):
     slug = ma.fields.String(dump_only=True)
     name_zh = ma.fields.String()
     name_en = ma.fields.String()
-    street = ma.fields.Function(lambda c: c.street.slug, dump_only=True)
+    street = ma.fields.String(attribute="street_slug", dump_only=True)
     kind = ma.fields.Enum(CommunityKind, by_value=True)
     time_zone = ma.fields.String()
     resident_count = ma.fields.Integer()

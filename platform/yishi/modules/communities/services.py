@@ -8,7 +8,7 @@ from pathlib import Path
 
 import marshmallow as ma
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from yishi.core import audit, tenancy
 from yishi.core.db import db
@@ -69,11 +69,6 @@ def list_resident_groups() -> list[ResidentGroup]:
     return list(db.session.execute(resident_groups_statement()).scalars())
 
 
-def count_resident_groups(community: Community) -> int:
-    with tenancy.community_scope(community.id):
-        return db.session.execute(select(func.count(ResidentGroup.id))).scalar_one()
-
-
 def get_resident_group(group_id: int) -> ResidentGroup:
     group = tenancy.get_owned(ResidentGroup, group_id)
     if group is None:
@@ -95,8 +90,10 @@ def create_resident_group(community: Community, data: dict, *, actor: Actor) -> 
     """Add a resident group to the community in scope."""
     require(actor, "community:write", community=community)
     if _code_taken(data["code"]):
-        raise ConflictError(_("A resident group with this code already exists."),
-                            errors={"code": [_("A resident group with this code already exists.")]})
+        raise ConflictError(
+            _("A resident group with this code already exists."),
+            errors={"code": [_("A resident group with this code already exists.")]},
+        )
     group = ResidentGroup(community_id=community.id, **data)
     db.session.add(group)
     db.session.flush()
@@ -107,8 +104,10 @@ def create_resident_group(community: Community, data: dict, *, actor: Actor) -> 
 def update_resident_group(community: Community, group: ResidentGroup, data: dict, *, actor: Actor) -> ResidentGroup:
     require(actor, "community:write", community=community)
     if "code" in data and _code_taken(data["code"], except_id=group.id):
-        raise ConflictError(_("A resident group with this code already exists."),
-                            errors={"code": [_("A resident group with this code already exists.")]})
+        raise ConflictError(
+            _("A resident group with this code already exists."),
+            errors={"code": [_("A resident group with this code already exists.")]},
+        )
     changed = {key: value for key, value in data.items() if getattr(group, key) != value}
     for key, value in changed.items():
         setattr(group, key, value)
@@ -125,8 +124,9 @@ def set_community_status(community: Community, status: CommunityStatus, *, actor
     community.status = status
     db.session.flush()
     with tenancy.community_scope(community.id):
-        audit.record("community.status_changed", actor=actor, obj=community,
-                     details={"from": before.value, "to": status.value})
+        audit.record(
+            "community.status_changed", actor=actor, obj=community, details={"from": before.value, "to": status.value}
+        )
 
 
 # --- tenant files ------------------------------------------------------------------------------------
@@ -229,11 +229,27 @@ def tenants_overview() -> list[dict]:
     """Every street and community, for ``yishi tenants list``."""
     rows = []
     for street in list_streets():
-        rows.append({"type": "street", "slug": street.slug, "name_zh": street.name_zh, "name_en": street.name_en,
-                     "street": None, "status": None})
+        rows.append(
+            {
+                "type": "street",
+                "slug": street.slug,
+                "name_zh": street.name_zh,
+                "name_en": street.name_en,
+                "street": None,
+                "status": None,
+            }
+        )
         for community in list_communities(street=street):
-            rows.append({"type": "community", "slug": community.slug, "name_zh": community.name_zh,
-                         "name_en": community.name_en, "street": street.slug, "status": community.status.value})
+            rows.append(
+                {
+                    "type": "community",
+                    "slug": community.slug,
+                    "name_zh": community.name_zh,
+                    "name_en": community.name_en,
+                    "street": street.slug,
+                    "status": community.status.value,
+                }
+            )
     return rows
 
 

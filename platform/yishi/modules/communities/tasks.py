@@ -26,8 +26,17 @@ def export_audit_log(community_id: int) -> dict:
         writer.writerow(["at", "actor", "action", "object_type", "object_id", "ip", "details"])
         statement = select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id).execution_options(yield_per=500)
         for done, entry in enumerate(db.session.execute(statement).scalars(), start=1):
-            writer.writerow([entry.at.isoformat(), entry.actor_label, entry.action, entry.object_type,
-                             entry.object_id, entry.ip or "", entry.details])
+            writer.writerow(
+                [
+                    entry.at.isoformat(),
+                    entry.actor_label,
+                    entry.action,
+                    entry.object_type,
+                    entry.object_id,
+                    entry.ip or "",
+                    entry.details,
+                ]
+            )
             if done % 500 == 0:
                 report_progress(int(done * 100 / max(total, 1)), f"{done}/{total}")
     return {

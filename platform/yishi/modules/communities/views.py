@@ -10,8 +10,8 @@ from sqlalchemy import select
 from yishi.core.audit import AuditEntry
 from yishi.core.db import db
 from yishi.core.jobs import start_task
-from yishi.modules.accounts.forms import ActionForm
 from yishi.modules.accounts.auth import current_actor
+from yishi.modules.accounts.forms import ActionForm
 from yishi.modules.accounts.permissions import can, require, scopes_for
 from yishi.modules.communities import services, tasks
 from yishi.modules.communities.context import community_pages, street_pages
@@ -38,8 +38,9 @@ def _labels():
 
 @site.route("/")
 def home():
-    streets = [(street, services.list_communities(street=street, active_only=True))
-               for street in services.list_streets()]
+    streets = [
+        (street, services.list_communities(street=street, active_only=True)) for street in services.list_streets()
+    ]
     return render_template("communities/platform_home.html", streets=streets)
 
 
@@ -59,12 +60,19 @@ def home_page():
 def audit_log():
     require(current_actor(), "audit:read", community=g.community)
     page = max(1, request.args.get("page", 1, type=int))
-    entries = db.session.execute(
-        select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-        .limit(AUDIT_PAGE_SIZE + 1).offset((page - 1) * AUDIT_PAGE_SIZE)
-    ).scalars().all()
-    return render_template("communities/audit.html", entries=entries[:AUDIT_PAGE_SIZE], page=page,
-                           has_next=len(entries) > AUDIT_PAGE_SIZE)
+    entries = (
+        db.session.execute(
+            select(AuditEntry)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(AUDIT_PAGE_SIZE + 1)
+            .offset((page - 1) * AUDIT_PAGE_SIZE)
+        )
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "communities/audit.html", entries=entries[:AUDIT_PAGE_SIZE], page=page, has_next=len(entries) > AUDIT_PAGE_SIZE
+    )
 
 
 @street_site.route("/")
@@ -83,7 +91,12 @@ def export_audit_log():
     require(actor, "audit:read", community=g.community)
     if not ActionForm().validate_on_submit():
         abort(400)
-    task = start_task(tasks.export_audit_log, title=_("Audit log export"),
-                      arguments={"community_id": g.community.id}, community_id=g.community.id, user_id=actor.user_id)
+    task = start_task(
+        tasks.export_audit_log,
+        title=_("Audit log export"),
+        arguments={"community_id": g.community.id},
+        community_id=g.community.id,
+        user_id=actor.user_id,
+    )
     db.session.commit()
     return redirect(url_for("tasks.show", task_id=task.id))

@@ -17,5 +17,6 @@ class TaskById(MethodView):
     def get(self, task_id: str):
         """A background task: status, progress and, when finished, its download"""
         task = services.task_of_community(current_community(), task_id, actor=current_actor())
-        return services.task_view(task, url_for("tasks.download", community_slug=current_community().slug,
-                                                task_id=task.id, _external=True))
+        return services.task_view(
+            task, url_for("tasks.download", community_slug=current_community().slug, task_id=task.id, _external=True)
+        )

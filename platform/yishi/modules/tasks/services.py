@@ -18,8 +18,14 @@ def task_of_community(community, task_id: str, *, actor: Actor) -> Task:
 def task_view(task: Task, download_url: str | None) -> dict:
     progress, message = task.live_progress()
     return {
-        "id": task.id, "title": task.title, "status": task.status, "progress": progress, "message": message,
-        "error": task.error, "created_at": task.created_at, "started_at": task.started_at,
+        "id": task.id,
+        "title": task.title,
+        "status": task.status,
+        "progress": progress,
+        "message": message,
+        "error": task.error,
+        "created_at": task.created_at,
+        "started_at": task.started_at,
         "finished_at": task.finished_at,
         "download_url": download_url if has_download(task) else None,
     }

@@ -14,8 +14,14 @@ blueprint = community_pages("tasks", __name__)
 
 @blueprint.app_context_processor
 def _labels():
-    return {"task_status_labels": {"queued": _("queued"), "running": _("running"), "finished": _("finished"),
-                                   "failed": _("failed")}}
+    return {
+        "task_status_labels": {
+            "queued": _("queued"),
+            "running": _("running"),
+            "finished": _("finished"),
+            "failed": _("failed"),
+        }
+    }
 
 
 def _view(task_id: str) -> tuple:

@@ -1,0 +1,233 @@
+"""Every route, walked from the URL map: another tenant gets 404, never data.
+
+New routes are covered automatically; a new URL parameter must get a resolver in OBJECT_IDS
+(test_every_route_parameter_has_a_resolver fails until it does).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import bearer
+from yishi.core import tenancy
+from yishi.core.db import db
+from yishi.core.jobs import Task
+from yishi.modules.accounts import services as accounts
+from yishi.modules.communities.models import ResidentGroup
+
+PUBLIC_COMMUNITY_PAGES = {"community.home_page"}
+PUBLIC_STREET_PAGES = {"street.street_home"}
+
+
+def _group_of(community):
+    with tenancy.community_scope(community.id):
+        return db.session.execute(db.select(ResidentGroup.id).limit(1)).scalar_one()
+
+
+def _task_of(community):
+    task = Task(job_name="test", title="t", community_id=community.id)
+    db.session.add(task)
+    db.session.flush()
+    return task.id
+
+
+def _token_of(community):
+    token, _secret = accounts.create_token(name="victim", scopes="all", community=community)
+    return token.id
+
+
+OBJECT_IDS = {"group_id": _group_of, "task_id": _task_of, "token_id": _token_of}
+STREET_OBJECT_IDS = {
+    "token_id": lambda street: accounts.create_token(name="victim", scopes="all", street=street)[0].id,
+}
+
+
+def _rules(app, prefix):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(prefix):
+            methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+            yield rule, methods
+
+
+def _fill(rule, slug_key, slug, ids):
+    url = rule.rule.replace(f"<{slug_key}>", slug)
+    for name, value in ids.items():
+        url = re.sub(rf"<(?:\w+:)?{name}>", str(value), url)
+    assert "<" not in url, f"unfilled parameter in {url}"
+    return url
+
+
+def _params(rule, slug_key):
+    return sorted(a for a in rule.arguments if a != slug_key)
+
+
+def test_every_route_parameter_has_a_resolver(app):
+    for prefix, slug_key, known in (
+        ("/c/", "community_slug", OBJECT_IDS),
+        ("/api/v1/communities/", "community_slug", OBJECT_IDS),
+        ("/s/", "street_slug", STREET_OBJECT_IDS),
+        ("/api/v1/streets/", "street_slug", STREET_OBJECT_IDS),
+    ):
+        for rule, _methods in _rules(app, prefix):
+            missing = [p for p in _params(rule, slug_key) if p not in known]
+            assert not missing, f"{rule.rule}: add resolvers for {missing}"
+
+
+@pytest.fixture
+def victim_ids(other_community):
+    ids = {name: resolve(other_community) for name, resolve in OBJECT_IDS.items()}
+    db.session.commit()
+    return ids
+
+
+@pytest.fixture
+def own_ids(community):
+    ids = {name: resolve(community) for name, resolve in OBJECT_IDS.items()}
+    db.session.commit()
+    return ids
+
+
+def test_api_token_of_a_on_b_urls_answers_404(app, client, community, other_community, token_for, victim_ids):
+    secret = token_for(community=community)
+    checked = 0
+    for rule, methods in _rules(app, "/api/v1/communities/"):
+        url = _fill(rule, "community_slug", other_community.slug, victim_ids)
+        for method in methods:
+            response = client.open(url, method=method, headers=bearer(secret), json={})
+            assert response.status_code == 404, (method, url, response.status_code)
+            assert response.mimetype == "application/problem+json"
+            assert other_community.slug not in response.get_data(as_text=True)
+            checked += 1
+    assert checked >= 5
+
+
+def test_api_ids_of_b_under_a_answer_404(app, client, community, other_community, token_for, victim_ids):
+    secret = token_for(community=community)
+    checked = 0
+    for rule, methods in _rules(app, "/api/v1/communities/"):
+        if not _params(rule, "community_slug"):
+            continue
+        url = _fill(rule, "community_slug", community.slug, victim_ids)
+        for method in methods:
+            response = client.open(url, method=method, headers=bearer(secret), json={})
+            assert response.status_code == 404, (method, url, response.status_code)
+            checked += 1
+    assert checked >= 3
+
+
+def test_pages_of_b_answer_404_to_an_admin_of_a(
+    app, client, community, other_community, create_user, login_as, victim_ids
+):
+    login_as(create_user(community=community, role="admin"))
+    checked = 0
+    for rule, methods in _rules(app, "/c/"):
+        if rule.endpoint in PUBLIC_COMMUNITY_PAGES:
+            continue
+        url = _fill(rule, "community_slug", other_community.slug, victim_ids)
+        for method in methods:
+            response = client.open(url, method=method)
+            assert response.status_code == 404, (method, url, response.status_code)
+            checked += 1
+    assert checked >= 5
+
+
+def test_page_ids_of_b_under_a_answer_404(app, client, community, other_community, create_user, login_as, victim_ids):
+    login_as(create_user(community=community, role="admin"))
+    for rule, methods in _rules(app, "/c/"):
+        if not _params(rule, "community_slug"):
+            continue
+        url = _fill(rule, "community_slug", community.slug, victim_ids)
+        for method in methods:
+            response = client.open(url, method=method)
+            assert response.status_code == 404, (method, url, response.status_code)
+
+
+def test_public_community_page_shows_only_its_own_data(client, community, other_community):
+    page = client.get(f"/c/{community.slug}/").get_data(as_text=True)
+    assert "Group 1" in page or "第1居民小组" in page
+    assert other_community.name_zh not in page and other_community.slug not in page
+
+
+def test_inactive_and_unknown_communities_answer_404(client, create_community, street, token_for):
+    from yishi.modules.communities.models import CommunityStatus
+
+    pending = create_community("pending-one", street, status=CommunityStatus.PENDING)
+    suspended = create_community("suspended-one", street, status=CommunityStatus.SUSPENDED)
+    for slug in (pending.slug, suspended.slug, "no-such-community"):
+        assert client.get(f"/c/{slug}/").status_code == 404
+    secret = token_for(community=suspended)
+    assert client.get(f"/api/v1/communities/{suspended.slug}", headers=bearer(secret)).status_code == 404
+
+
+def test_own_routes_work_for_comparison(app, client, community, token_for, own_ids, create_user, login_as):
+    """The 404s above are about the tenant, not broken routes: the same URLs answer for the owner."""
+    secret = token_for(community=community)
+    group_url = f"/api/v1/communities/{community.slug}/resident-groups/{own_ids['group_id']}"
+    assert client.get(group_url, headers=bearer(secret)).status_code == 200
+    assert (
+        client.get(
+            f"/api/v1/communities/{community.slug}/tasks/{own_ids['task_id']}", headers=bearer(secret)
+        ).status_code
+        == 200
+    )
+    login_as(create_user(community=community, role="admin"))
+    assert client.get(f"/c/{community.slug}/admin/audit").status_code == 200
+    assert client.get(f"/c/{community.slug}/tasks/{own_ids['task_id']}").status_code == 200
+
+
+# --- streets -------------------------------------------------------------------------------------------
+
+
+def test_street_api_token_of_another_street_answers_404(app, client, street, other_street, token_for):
+    secret = token_for(street=street)
+    ids = {name: resolve(other_street) for name, resolve in STREET_OBJECT_IDS.items()}
+    db.session.commit()
+    for rule, methods in _rules(app, "/api/v1/streets/"):
+        url = _fill(rule, "street_slug", other_street.slug, ids)
+        for method in methods:
+            assert client.open(url, method=method, headers=bearer(secret)).status_code == 404, url
+        own = _fill(rule, "street_slug", street.slug, ids)
+        assert client.get(own, headers=bearer(secret)).status_code == 200, own
+
+
+def test_community_token_cannot_use_the_street_api(client, community, street, token_for):
+    secret = token_for(community=community)
+    assert client.get(f"/api/v1/streets/{street.slug}", headers=bearer(secret)).status_code == 404
+
+
+def test_street_token_reaches_its_communities_only(
+    client, community, neighbour_community, other_community, street, token_for
+):
+    secret = token_for(street=street)
+    listed = client.get(f"/api/v1/streets/{street.slug}/communities", headers=bearer(secret)).get_json()
+    assert sorted(c["slug"] for c in listed["items"]) == sorted([community.slug, neighbour_community.slug])
+    assert client.get(f"/api/v1/communities/{community.slug}", headers=bearer(secret)).status_code == 200
+    assert client.get(f"/api/v1/communities/{other_community.slug}", headers=bearer(secret)).status_code == 404
+
+
+def test_street_admin_pages_of_another_street_answer_404(app, client, street, other_street, create_user, login_as):
+    login_as(create_user(street=street))
+    ids = {name: resolve(other_street) for name, resolve in STREET_OBJECT_IDS.items()}
+    db.session.commit()
+    for rule, methods in _rules(app, "/s/"):
+        if rule.endpoint in PUBLIC_STREET_PAGES:
+            continue
+        url = _fill(rule, "street_slug", other_street.slug, ids)
+        for method in methods:
+            assert client.open(url, method=method).status_code == 404, url
+
+
+def test_street_admin_sees_only_its_own_communities(
+    client, community, neighbour_community, other_community, street, create_user, login_as
+):
+    from yishi.modules.communities.models import CommunityStatus
+
+    neighbour_community.status = CommunityStatus.PENDING
+    db.session.commit()
+    login_as(create_user(street=street))
+    page = client.get(f"/s/{street.slug}/").get_data(as_text=True)
+    assert community.name_zh in page and neighbour_community.name_zh in page  # pending shown to its street
+    assert other_community.name_zh not in page
+    assert client.get(f"/c/{neighbour_community.slug}/").status_code == 200  # its street may open it

@@ -1,0 +1,187 @@
+"""The tenant boundary (core/tenancy.py): every tenant-owned model, every kind of statement."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from yishi.core import tenancy
+from yishi.core.audit import AuditEntry
+from yishi.core.db import db
+from yishi.core.tenancy import TenantMixin, TenantScopeError
+from yishi.modules.accounts import services as accounts
+from yishi.modules.accounts.models import CommunityMembership, CommunityRole
+from yishi.modules.communities.models import ResidentGroup
+
+
+def _make_group(community, tag):
+    return ResidentGroup(code=f"x{tag}", name_zh=f"小组{tag}", name_en=f"Group {tag}")
+
+
+def _make_membership(community, tag):
+    user = accounts.create_user(email=f"m{tag}-{community.slug}@test.example", name="成员", password="password1")
+    return CommunityMembership(user_id=user.id, role=CommunityRole.RESIDENT)
+
+
+def _make_audit_entry(community, tag):
+    return AuditEntry(action=f"test.{tag}", actor_label="test")
+
+
+# Every tenant-owned model needs a factory here; test_every_tenant_model_is_covered enforces it.
+FACTORIES = {
+    ResidentGroup: _make_group,
+    CommunityMembership: _make_membership,
+    AuditEntry: _make_audit_entry,
+}
+
+
+def _all_tenant_models():
+    return sorted(
+        (mapper.class_ for mapper in db.Model.registry.mappers if issubclass(mapper.class_, TenantMixin)),
+        key=lambda cls: cls.__name__,
+    )
+
+
+def test_every_tenant_model_is_covered(app):
+    missing = [cls.__name__ for cls in _all_tenant_models() if cls not in FACTORIES]
+    assert not missing, f"add isolation factories for {missing}"
+
+
+def test_every_tenant_model_has_indexed_non_null_community_id(app):
+    for cls in _all_tenant_models():
+        column = cls.__table__.c.community_id
+        assert column.nullable is False, cls.__name__
+        indexed_first = [ix for ix in cls.__table__.indexes if list(ix.columns)[0].name == "community_id"]
+        assert indexed_first, f"{cls.__name__} has no index starting with community_id"
+        for index in cls.__table__.indexes:
+            names = [c.name for c in index.columns]
+            if len(names) > 1:
+                assert names[0] == "community_id", f"{index.name} must start with community_id"
+
+
+@pytest.fixture
+def rows(community, other_community):
+    """One row of every tenant model in each of the two communities."""
+    made = {}
+    for community_obj, tag in ((community, "a"), (other_community, "b")):
+        with tenancy.community_scope(community_obj.id):
+            for cls, factory in FACTORIES.items():
+                row = factory(community_obj, tag)
+                db.session.add(row)
+                db.session.flush()
+                made[(cls, community_obj.id)] = row.id
+    db.session.commit()
+    return made
+
+
+@pytest.mark.parametrize("model", list(FACTORIES), ids=lambda cls: cls.__name__)
+def test_select_sees_only_the_community_in_scope(model, rows, community, other_community):
+    with tenancy.community_scope(community.id):
+        found = db.session.execute(select(model)).scalars().all()
+        assert found and {row.community_id for row in found} == {community.id}
+        other_id = rows[(model, other_community.id)]
+        assert db.session.execute(select(model).where(model.id == other_id)).scalar_one_or_none() is None
+        assert tenancy.get_owned(model, other_id) is None
+        assert db.session.execute(select(func.count(model.id))).scalar_one() == len(found)
+
+
+@pytest.mark.parametrize("model", list(FACTORIES), ids=lambda cls: cls.__name__)
+def test_bulk_update_and_delete_stay_in_scope(model, rows, community, other_community):
+    other_id = rows[(model, other_community.id)]
+    with tenancy.community_scope(community.id):
+        # An UPDATE/DELETE with no WHERE at all must still touch only this community.
+        db.session.execute(
+            update(model).values(community_id=model.community_id), execution_options={"synchronize_session": False}
+        )
+        result = db.session.execute(
+            delete(model).where(model.id == other_id), execution_options={"synchronize_session": False}
+        )
+        assert result.rowcount == 0
+    with tenancy.community_scope(other_community.id):
+        assert tenancy.get_owned(model, other_id) is not None
+    with tenancy.community_scope(community.id):
+        removed = db.session.execute(delete(model), execution_options={"synchronize_session": False}).rowcount
+        assert removed >= 1
+    with tenancy.community_scope(other_community.id):
+        assert db.session.execute(select(func.count(model.id))).scalar_one() >= 1
+
+
+@pytest.mark.parametrize("model", list(FACTORIES), ids=lambda cls: cls.__name__)
+def test_no_scope_fails_closed(model, rows):
+    with pytest.raises(TenantScopeError):
+        db.session.execute(select(model)).all()
+    with pytest.raises(TenantScopeError):
+        db.session.execute(update(model).values(community_id=model.community_id))
+    with pytest.raises(TenantScopeError):
+        db.session.execute(delete(model))
+
+
+def test_joined_tenant_rows_are_hidden_without_scope(rows, community):
+    # A statement whose top-level entity is global but that joins a tenant table returns no tenant rows.
+    from yishi.modules.accounts.models import User
+
+    statement = select(User.id).join(CommunityMembership, CommunityMembership.user_id == User.id)
+    assert db.session.execute(statement).all() == []
+    with tenancy.community_scope(community.id):
+        assert len(db.session.execute(statement).all()) == 1
+
+
+def test_writes_are_stamped_and_cannot_cross(community, other_community):
+    with tenancy.community_scope(community.id):
+        group = ResidentGroup(code="new", name_zh="新小组", name_en="New")
+        db.session.add(group)
+        db.session.flush()
+        assert group.community_id == community.id
+        intruder = ResidentGroup(code="evil", name_zh="越界", name_en="Cross", community_id=other_community.id)
+        db.session.add(intruder)
+        with pytest.raises(TenantScopeError):
+            db.session.flush()
+    db.session.rollback()
+    with pytest.raises(TenantScopeError):
+        db.session.add(ResidentGroup(code="none", name_zh="无", name_en="None"))
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_moving_a_row_to_another_community_is_refused(rows, community, other_community):
+    with tenancy.community_scope(community.id):
+        group = tenancy.get_owned(ResidentGroup, rows[(ResidentGroup, community.id)])
+        group.community_id = other_community.id
+        with pytest.raises(TenantScopeError):
+            db.session.flush()
+    db.session.rollback()
+
+
+def test_relationship_and_identity_map_do_not_leak(rows, community, other_community):
+    other_id = rows[(ResidentGroup, other_community.id)]
+    with tenancy.unscoped("test: load a row of another community into the identity map"):
+        db.session.execute(select(ResidentGroup).where(ResidentGroup.id == other_id)).scalar_one()
+    with tenancy.community_scope(community.id):
+        # session.get() would answer from the identity map; get_owned always asks the database.
+        assert tenancy.get_owned(ResidentGroup, other_id) is None
+        # A relationship load from a global object is scoped too.
+        member = db.session.execute(select(CommunityMembership)).scalar_one()
+        assert member.user.id  # global relationship target loads normally
+
+
+def test_communities_scope_reads_only_the_listed_communities(rows, community, neighbour_community, other_community):
+    with tenancy.community_scope(neighbour_community.id):
+        db.session.add(ResidentGroup(code="n1", name_zh="邻", name_en="N"))
+        db.session.flush()
+    with tenancy.communities_scope([community.id, neighbour_community.id], reason="test: a street report"):
+        ids = {g.community_id for g in db.session.execute(select(ResidentGroup)).scalars()}
+    assert ids == {community.id, neighbour_community.id}
+
+
+def test_unscoped_needs_a_reason():
+    with pytest.raises(ValueError), tenancy.unscoped(""):
+        pass
+
+
+def test_scopes_nest_and_restore(community, other_community):
+    assert tenancy.current_community_id() is None
+    with tenancy.community_scope(community.id):
+        with tenancy.community_scope(other_community.id):
+            assert tenancy.current_community_id() == other_community.id
+        assert tenancy.current_community_id() == community.id
+    assert tenancy.current_community_id() is None
