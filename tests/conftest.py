@@ -32,7 +32,9 @@ class IsolatedClient(FlaskClient):
     context (own ``g``, own session, no tenant) instead of borrowing the test's."""
 
     def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.expire_all()  # the test reads what the request wrote, not its stale copies
+        return response
 
 
 def _reset_schema() -> None:

@@ -64,7 +64,9 @@ def paginate(statement, args: dict) -> tuple[dict, dict[str, str]]:
     Returns the body and the ``Link`` header (RFC 8288: first, prev, next, last).
     """
     page, per_page = args["page"], args["per_page"]
-    total = db.session.execute(statement.with_only_columns(func.count()).order_by(None)).scalar_one()
+    total = db.session.execute(
+        statement.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+    ).scalar_one()
     items = db.session.execute(statement.limit(per_page).offset((page - 1) * per_page)).scalars().all()
     last = max(1, -(-total // per_page))
     links = []

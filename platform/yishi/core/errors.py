@@ -182,7 +182,8 @@ def render_error_page(status: int, detail: str | None = None) -> tuple[str, int]
 
 def http_error_response(error: HTTPException) -> Response | tuple[str, int]:
     status = error.code or 500
-    headers = {}
+    # Keep what the exception says about itself (Allow on 405, WWW-Authenticate on 401, Retry-After on 429).
+    headers = {key: value for key, value in error.get_headers() if key.lower() != "content-type"}
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)
     if wants_problem_json():
