@@ -6,11 +6,11 @@ import re
 
 from sqlalchemy import select
 
+from tests.conftest import PASSWORD
 from yishi.core.audit import AccountEvent
 from yishi.core.db import db
 from yishi.modules.accounts import services as accounts
 from yishi.modules.accounts.models import User
-from tests.conftest import PASSWORD
 
 
 def test_passwords_are_stored_with_a_modern_kdf(create_user):
@@ -113,10 +113,10 @@ def test_user_validation_errors(app):
 def test_role_permissions_are_checked_in_services(community, create_user):
     import pytest
 
+    from yishi.core import tenancy
     from yishi.core.errors import NotFoundError, PermissionDenied
     from yishi.modules.accounts.permissions import Actor
     from yishi.modules.communities import services
-    from yishi.core import tenancy
 
     resident = create_user(community=community, role="resident")
     admin = create_user(community=community, role="admin")

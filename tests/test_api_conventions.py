@@ -8,10 +8,10 @@ import re
 
 from sqlalchemy import func, select
 
+from tests.conftest import bearer
 from yishi.core import tenancy
 from yishi.core.db import db
 from yishi.modules.communities.models import ResidentGroup
-from tests.conftest import bearer
 
 
 def _groups_url(community):
@@ -29,8 +29,8 @@ def test_missing_or_bad_token_is_401_problem(client, community):
 
 
 def test_revoked_token_stops_working(client, community, token_for):
-    from yishi.modules.accounts.models import ApiToken
     from yishi.core.db import utcnow
+    from yishi.modules.accounts.models import ApiToken
 
     secret = token_for(community=community)
     assert client.get(f"/api/v1/communities/{community.slug}", headers=bearer(secret)).status_code == 200
@@ -52,8 +52,9 @@ def test_only_a_hash_of_the_token_is_stored(community, token_for):
 def test_scopes_are_enforced(client, community, token_for):
     secret = token_for(community=community, scopes="community:read")
     assert client.get(_groups_url(community), headers=bearer(secret)).status_code == 200
-    response = client.post(_groups_url(community), headers=bearer(secret),
-                           json={"code": "z", "name_zh": "新", "name_en": "New"})
+    response = client.post(
+        _groups_url(community), headers=bearer(secret), json={"code": "z", "name_zh": "新", "name_en": "New"}
+    )
     assert response.status_code == 403
     assert response.get_json()["type"] == "urn:yishi:problem:forbidden"
 
@@ -77,16 +78,18 @@ def test_validation_errors_are_422_with_field_messages_in_both_languages(client,
 
 def test_malformed_json_is_a_problem_not_a_500(client, community, token_for):
     secret = token_for(community=community)
-    response = client.post(_groups_url(community), headers={**bearer(secret), "Content-Type": "application/json"},
-                           data="{not json")
+    response = client.post(
+        _groups_url(community), headers={**bearer(secret), "Content-Type": "application/json"}, data="{not json"
+    )
     assert response.status_code in (400, 422)
     assert response.mimetype == "application/problem+json"
 
 
 def test_conflict_is_409(client, community, token_for):
     secret = token_for(community=community)
-    response = client.post(_groups_url(community), headers=bearer(secret),
-                           json={"code": "g01", "name_zh": "重复", "name_en": "Duplicate"})
+    response = client.post(
+        _groups_url(community), headers=bearer(secret), json={"code": "g01", "name_zh": "重复", "name_en": "Duplicate"}
+    )
     assert response.status_code == 409
     assert "code" in response.get_json()["errors"]
 
@@ -108,8 +111,9 @@ def test_pagination_body_and_link_header(client, community, other_community, tok
     secret = token_for(community=community)
     with tenancy.community_scope(community.id):
         for number in range(4, 26):
-            db.session.add(ResidentGroup(code=f"p{number:02d}", name_zh=f"组{number}", name_en=f"G{number}",
-                                         position=number))
+            db.session.add(
+                ResidentGroup(code=f"p{number:02d}", name_zh=f"组{number}", name_en=f"G{number}", position=number)
+            )
         db.session.commit()
     response = client.get(_groups_url(community) + "?page=2&per_page=10", headers=bearer(secret))
     body = response.get_json()
@@ -161,14 +165,18 @@ def test_idempotency_key_replays_the_first_answer(client, community, token_for):
     assert other_body.get_json()["type"] == "urn:yishi:problem:idempotency-key-reused"
     # Keys belong to one token: another token may use the same key for its own request.
     other_secret = token_for(community=community)
-    fresh = client.post(_groups_url(community), headers={**bearer(other_secret), "Idempotency-Key": "abc-123"},
-                        json={**payload, "code": "idem3"})
+    fresh = client.post(
+        _groups_url(community),
+        headers={**bearer(other_secret), "Idempotency-Key": "abc-123"},
+        json={**payload, "code": "idem3"},
+    )
     assert fresh.status_code == 201
 
 
 def test_idempotency_key_expires_after_24_hours(client, community, token_for):
-    import time_machine
     from datetime import UTC, datetime, timedelta
+
+    import time_machine
 
     secret = token_for(community=community)
     headers = {**bearer(secret), "Idempotency-Key": "later"}

@@ -1,11 +1,13 @@
 """Languages: zh_CN first, en complete. Locale = the user's choice, then the community's default,
-then the browser's Accept-Language. Catalogues are compiled from translations/*.po on start."""
+then the browser's Accept-Language (on the API an explicit Accept-Language comes before the
+community's default). Catalogues are compiled from translations/*.po on start."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, has_request_context, request, session
@@ -41,11 +43,13 @@ def select_locale() -> str:
         chosen = normalise_locale(current_user.locale)
         if chosen:
             return chosen
+    best = normalise_locale(request.accept_languages.best_match(["zh_CN", "zh", "en"]))
+    if best and request.path.startswith("/api/"):
+        return best  # machines ask for a language explicitly; browsers always send one, so pages don't
     community = g.get("community")
     if community is not None and normalise_locale(community.default_locale):
         return normalise_locale(community.default_locale)
-    best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
-    return normalise_locale(best) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    return best or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def select_timezone() -> str:
@@ -54,15 +58,21 @@ def select_timezone() -> str:
 
 
 def compile_catalogues(translations: Path) -> list[Path]:
-    """Compile each messages.po whose .mo is missing or older: no manual step after a checkout."""
+    """Compile each messages.po whose .mo is missing or older: no manual step after a checkout.
+
+    Sources live in the familiar ``zh_CN/`` folder; the .mo goes to the folder named the way Babel
+    names the locale (``zh_Hans_CN``), which is where Flask-Babel looks for it.
+    """
     compiled = []
     for po_path in sorted(translations.glob("*/LC_MESSAGES/*.po")):
-        mo_path = po_path.with_suffix(".mo")
+        canonical = str(Locale.parse(po_path.parent.parent.name))
+        mo_path = translations / canonical / "LC_MESSAGES" / po_path.with_suffix(".mo").name
         if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file)
         try:
+            mo_path.parent.mkdir(parents=True, exist_ok=True)
             with mo_path.open("wb") as mo_file:
                 write_mo(mo_file, catalog)
         except OSError:
