@@ -32,11 +32,12 @@ import redis
 from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry, SimpleWorker, Worker
 from rq.cron import CronScheduler
+from rq.exceptions import DuplicateJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from yishi.core import tenancy
 from yishi.core.db import AwareDateTime, TimestampMixin, db, utcnow
@@ -54,20 +55,27 @@ class JobSpec:
     queue: str
     timeout: int
     retry: Retry | None
+    community_argument: str | None = None
 
 
 _registry: dict[str, JobSpec] = {}
 
 
-def job(queue: str = "default", *, timeout: int = 600, retries: tuple[int, ...] = ()):
-    """Declare a background job. ``retries`` are the waits in seconds before each retry."""
+def job(
+    queue: str = "default", *, timeout: int = 600, retries: tuple[int, ...] = (), community_argument: str | None = None
+):
+    """Declare a background job. ``retries`` are the waits in seconds before each retry.
+
+    ``community_argument`` names the argument holding the community id: the job then runs, and
+    commits, inside that community's scope (and nothing else's).
+    """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; queues are {QUEUES}")
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         name = f"{func.__module__}.{func.__qualname__}"
         retry = Retry(max=len(retries), interval=list(retries)) if retries else None
-        _registry[name] = JobSpec(name, func, queue, timeout, retry)
+        _registry[name] = JobSpec(name, func, queue, timeout, retry, community_argument)
         func.job_name = name  # type: ignore[attr-defined]
         return func
 
@@ -192,13 +200,20 @@ def enqueue(
     spec = _registry.get(name)
     if spec is None:
         raise KeyError(f"no job named {name!r}")
-    job_id = task.id if task is not None else (job_id or str(uuid.uuid4()))
+    task_id = task.id if task is not None else None
+    job_id = task_id or job_id or str(uuid.uuid4())
     app = current_app._get_current_object()
 
-    def send(*_ignored: Any) -> None:
+    def send() -> None:
+        try:
+            _send()
+        except DuplicateJobError:
+            log.info("job %s is already queued; not queued twice", job_id)
+
+    def _send() -> None:
         queue(spec.queue, app).enqueue(
             "yishi.core.jobs.execute",
-            kwargs={"job_name": name, "arguments": kwargs, "task_id": task.id if task else None},
+            kwargs={"job_name": name, "arguments": kwargs, "task_id": task_id},
             job_id=job_id,
             job_timeout=spec.timeout,
             retry=spec.retry,
@@ -207,11 +222,26 @@ def enqueue(
             failure_ttl=7 * 86400,
         )
 
-    if after_commit and db.session.in_transaction():
-        event.listen(db.session(), "after_commit", send, once=True)
+    session = db.session()
+    if after_commit and session.in_transaction():
+        session.info.setdefault(_PENDING, []).append(send)
     else:
         send()
     return job_id
+
+
+_PENDING = "yishi_pending_jobs"
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending_jobs(session: Session) -> None:
+    for send in session.info.pop(_PENDING, []):
+        send()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending_jobs(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def start_task(
@@ -291,8 +321,14 @@ def _execute(job_name: str, arguments: dict, task_id: str | None) -> Any:
             task.status, task.started_at, task.progress = TaskStatus.RUNNING, utcnow(), 0
             db.session.commit()
         try:
-            with tenancy.no_scope():
+            scope = (
+                tenancy.community_scope(int(arguments[spec.community_argument]))
+                if spec.community_argument
+                else tenancy.no_scope()
+            )
+            with scope:
                 result = spec.func(**arguments)
+                db.session.flush()
             if task is not None:
                 task = db.session.get(Task, task_id)
                 task.status, task.progress, task.finished_at = TaskStatus.FINISHED, 100, utcnow()
