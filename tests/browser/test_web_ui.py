@@ -192,11 +192,6 @@ def test_every_request_stays_on_the_server(live_server, contexts):
     assert not console_errors, console_errors  # includes Content-Security-Policy violations
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: current_locale is str(get_locale()) == 'zh_Hans_CN' (yishi/core/i18n.py), never equal "
-    "to 'zh_CN' in templates/base.html, so the 中文 button is never marked current. Remove this mark once fixed.",
-)
 def test_current_language_button_is_marked_in_chinese(live_server, page):
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")

@@ -92,4 +92,6 @@ def init_app(app: Flask) -> None:
     def _languages():
         from flask_babel import get_locale
 
-        return {"languages": app.config["LANGUAGES"], "current_locale": str(get_locale())}
+        # Babel spells Chinese "zh_Hans_CN"; templates compare with our own codes ("zh_CN", "en").
+        current = normalise_locale(str(get_locale())) or app.config["BABEL_DEFAULT_LOCALE"]
+        return {"languages": app.config["LANGUAGES"], "current_locale": current}
