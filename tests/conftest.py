@@ -52,6 +52,8 @@ def app(tmp_path_factory):
         _reset_schema()
         upgrade(directory=app.config["MIGRATIONS_PATH"])  # the schema under test is the migrated one
     yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
