@@ -135,3 +135,22 @@ def test_phone_numbers_are_masked():
     assert accounts.mask_phone("13812341234") == "138****1234"
     assert accounts.mask_phone("") == ""
     assert accounts.mask_phone("12345") == "*****"
+
+
+def test_logins_are_in_the_audit_log_of_communities_where_the_user_can_act(
+    client, community, other_community, create_user, login_as
+):
+    from yishi.core import tenancy
+    from yishi.core.audit import AuditEntry
+
+    moderator = create_user(community=community, role="moderator")
+    resident = create_user(community=other_community, role="resident")
+    login_as(moderator)
+    client.post("/logout")
+    login_as(resident)
+    with tenancy.community_scope(community.id):
+        logins = db.session.execute(select(AuditEntry).where(AuditEntry.action == "login")).scalars().all()
+    assert [entry.actor_user_id for entry in logins] == [moderator.id]
+    assert logins[0].ip == "127.0.0.1"
+    with tenancy.community_scope(other_community.id):
+        assert db.session.execute(select(AuditEntry).where(AuditEntry.action == "login")).first() is None

@@ -187,6 +187,8 @@ def test_demo_prepares_data_and_keeps_it(tmp_path, monkeypatch):
         line for line in first.output.splitlines() if "@yishi.example" in line
     ]
     assert (tmp_path / "yishi.sqlite3").exists()
+    token_line = next(line for line in first.output.splitlines() if line.startswith("API token for shilipu"))
+    assert token_line.split()[-1].startswith("ys_")
     reset = runner.invoke(main, ["demo", "--no-serve", "--reset"], catch_exceptions=False)
     assert reset.exit_code == 0
     assert [line for line in reset.output.splitlines() if "@yishi.example" in line] != [

@@ -231,7 +231,7 @@ def translations_update() -> None:
 @click.option("--no-serve", is_flag=True, help="Prepare the data, print the logins, and exit.")
 def demo(host: str, port: int, reset: bool, no_serve: bool) -> None:
     """Migrate, load tenants/ and demo people, and serve with an embedded job runner."""
-    from yishi.demo import prepare_demo, serve_demo
+    from yishi.demo import demo_api_token, prepare_demo, serve_demo
 
     app = create_app()
     logins = prepare_demo(app, reset=reset)
@@ -240,6 +240,7 @@ def demo(host: str, port: int, reset: bool, no_serve: bool) -> None:
     click.echo("Sign in with any of these (passwords are kept in the instance folder):")
     for login in logins:
         click.echo(f"  {login['role']:<34} {login['email']:<34} {login['password']}")
+    click.echo(f"API token for shilipu (try it at http://{host}:{port}/api/v1/docs): {demo_api_token(app)}")
     if no_serve:
         return
     serve_demo(app, host=host, port=port)

@@ -51,10 +51,28 @@ def _reset(app: Flask) -> None:
     with db.engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     _accounts_file(app).unlink(missing_ok=True)
+    (Path(app.instance_path) / "demo-api-token.txt").unlink(missing_ok=True)
 
 
 def _phone(index: int) -> str:
     return f"139{52370000 + index * 137:08d}"
+
+
+def demo_api_token(app: Flask) -> str | None:
+    path = Path(app.instance_path) / "demo-api-token.txt"
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def _ensure_demo_token(app: Flask) -> None:
+    """One API token for Shilipu, so the API docs can be tried at once."""
+    path = Path(app.instance_path) / "demo-api-token.txt"
+    if path.exists():
+        return
+    _token, secret = accounts.create_token(
+        name="演示令牌 demo", scopes="all", community=communities.get_community("shilipu")
+    )
+    path.write_text(secret + "\n", encoding="utf-8")
+    path.chmod(0o600)
 
 
 def prepare_demo(app: Flask, *, reset: bool = False) -> list[dict]:
@@ -70,6 +88,7 @@ def prepare_demo(app: Flask, *, reset: bool = False) -> list[dict]:
         known = {login["email"] for login in logins}
         for login in _create_people(known):
             logins.append(login)
+        _ensure_demo_token(app)
         db.session.commit()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(logins, ensure_ascii=False, indent=2), encoding="utf-8")

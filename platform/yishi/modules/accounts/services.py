@@ -186,6 +186,18 @@ def add_street_admin(street, user: User) -> StreetMembership:
     return membership
 
 
+def record_login(user: User) -> None:
+    """A sign-in is an account event, and an audit entry in every community where the user can act
+    (admins, moderators, staff), so each community's admins see who signed in with power there."""
+    user.last_login_at = utcnow()
+    audit.record_account_event("login.succeeded", user_id=user.id)
+    actor = Actor(user=user)
+    for community_id, role in communities_of(user):
+        if role != CommunityRole.RESIDENT:
+            with tenancy.community_scope(community_id):
+                audit.record("login", actor=actor, obj=user, details={"role": role.value})
+
+
 def communities_of(user: User) -> list[tuple[int, CommunityRole]]:
     """(community id, role) for each community the user belongs to: an account-level, cross-tenant
     read, done through the one visible opt-out."""

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from yishi.core import audit
-from yishi.core.db import db, utcnow
+from yishi.core.db import db
 from yishi.core.i18n import normalise_locale
 from yishi.core.security import limiter
 from yishi.modules.accounts import services
@@ -76,8 +76,7 @@ def login():
             if locale:
                 session["locale"] = locale
             login_user(user)
-            user.last_login_at = utcnow()
-            audit.record_account_event("login.succeeded", user_id=user.id)
+            services.record_login(user)
             db.session.commit()
             return redirect(safe_next(form.next.data, url_for("accounts.me")))
     status = 200 if not form.errors else 400
