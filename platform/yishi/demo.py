@@ -7,7 +7,9 @@ features land, this module gains their data, so that no page is an empty shell.
 from __future__ import annotations
 
 import json
+import random
 import secrets
+from datetime import date
 from pathlib import Path
 
 from flask import Flask
@@ -15,6 +17,7 @@ from flask_migrate import upgrade
 from sqlalchemy import inspect, text
 from werkzeug.serving import run_simple
 
+from yishi.core import tenancy
 from yishi.core.db import db
 from yishi.modules.accounts import services as accounts
 from yishi.modules.accounts.models import CommunityRole
@@ -89,6 +92,9 @@ def prepare_demo(app: Flask, *, reset: bool = False) -> list[dict]:
         for login in _create_people(known):
             logins.append(login)
         _ensure_demo_token(app)
+        _ensure_shilipu_selection()
+        for login in _ensure_pending_application(known):
+            logins.append(login)
         db.session.commit()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(logins, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -119,8 +125,6 @@ def _create_people(known: set[str]) -> list[dict]:
         if user:
             accounts.add_street_admin(communities.get_street(slug), user)
     shilipu = communities.get_community("shilipu")
-    from yishi.core import tenancy
-
     with tenancy.community_scope(shilipu.id):
         groups = {g.code: g.id for g in communities.list_resident_groups()}
     counters: dict[str, int] = {}
@@ -142,6 +146,66 @@ def _create_people(known: set[str]) -> list[dict]:
         if user:
             accounts.add_member(communities.get_community(slug), user, CommunityRole.ADMIN)
     return created
+
+
+def _ensure_shilipu_selection() -> None:
+    """Shilipu's moderators came from a finished selection round by 「有威望、有能力、有热情」:
+    four evaluators scored ten candidates, and the ten were appointed across the six points."""
+    from yishi.modules.accounts.permissions import Actor
+    from yishi.modules.selection import services as selection
+
+    shilipu = communities.get_community("shilipu")
+    with tenancy.community_scope(shilipu.id):
+        if selection.list_rounds():
+            return
+        people = {user.name: user for user, _membership in selection.members()}
+        admin = Actor(user=people["孙丽华"])
+        evaluators = [people[name] for name in ("郑红梅", "钱永福", "冯小燕", "蒋大伟")]
+        candidates = [people[name] for _role, name, *_rest in SHILIPU_PEOPLE if _role == "moderator"]
+        selection_round = selection.open_round(shilipu, {
+            "title": "2026年度议事长遴选", "point_id": None, "scale_min": 1, "scale_max": 5,
+            "evaluator_ids": [e.id for e in evaluators]}, actor=admin)
+        reasons = ["在组里威望高，邻里有事都找他", "退休村干部，熟悉政策，调解经验丰富", "热心公益，常年义务巡河",
+                   "处事公道，群众信得过", "懂农田水利，能协调用水矛盾", "腿勤嘴勤，走访最积极"]
+        for index, candidate in enumerate(candidates):
+            nominator = Actor(user=evaluators[index % 2])
+            selection.nominate(shilipu, selection_round, user_id=candidate.id, reason=reasons[index % len(reasons)],
+                               actor=nominator)
+        criteria = [criterion.id for _link, criterion in selection.round_criteria(selection_round)]
+        rows = {entry.user.id: entry.candidate for entry in selection.candidates_of(selection_round)}
+        generator = random.Random(1200)  # the same demo every time
+        for evaluator in evaluators:
+            for candidate in candidates:
+                if candidate.id == evaluator.id:
+                    continue
+                scores = {criterion_id: generator.choice((3, 4, 4, 5, 5)) for criterion_id in criteria}
+                selection.score_candidate(shilipu, selection_round, rows[candidate.id], scores,
+                                          actor=Actor(user=evaluator))
+        selection.close_round(shilipu, selection_round, actor=admin)
+        points = {p.code: p.id for p in selection.list_points()}
+        plan = ["dongmen", "dongmen", "xiqiao", "xiqiao", "nanwan", "beitian", "beitian", "zhongxin", "hetang",
+                "hetang"]
+        for candidate, point_code in zip(candidates, plan, strict=True):
+            selection.appoint(shilipu, user_id=candidate.id, point_id=points[point_code],
+                              term_start=date(2026, 1, 1), term_end=date(2028, 12, 31),
+                              selection_round=selection_round, actor=admin)
+
+
+def _ensure_pending_application(known: set[str]) -> list[dict]:
+    """春风社区 has applied to Chengdong and waits for the street office's decision."""
+    from yishi.modules.onboarding.services import register_community
+
+    if communities.get_community("chunfeng") is not None:
+        return []
+    password = secrets.token_urlsafe(9)
+    register_community({
+        "slug": "chunfeng", "name_zh": "春风社区", "name_en": "Chunfeng Community", "street": "chengdong",
+        "kind": "agriculture", "resident_count": 980, "template": "agriculture",
+        "description_zh": "毗邻十里铺的涉农社区，希望借鉴十里铺的议事点做法。",
+        "admin_name": "赵春华", "admin_email": "chunfeng-admin@yishi.example", "admin_password": password,
+        "admin_phone": _phone(60)})
+    return [{"role": "admin · chunfeng (pending)", "email": "chunfeng-admin@yishi.example",
+             "password": password, "name": "赵春华"}]
 
 
 def serve_demo(app: Flask, *, host: str, port: int) -> None:

@@ -95,3 +95,10 @@ def init_app(app: Flask) -> None:
         # Babel spells Chinese "zh_Hans_CN"; templates compare with our own codes ("zh_CN", "en").
         current = normalise_locale(str(get_locale())) or app.config["BABEL_DEFAULT_LOCALE"]
         return {"languages": app.config["LANGUAGES"], "current_locale": current}
+
+
+def current_language() -> str:
+    """The request's language as our own code: "zh_CN" or "en"."""
+    from flask_babel import get_locale
+
+    return normalise_locale(str(get_locale())) or "zh_CN"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
@@ -16,16 +17,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from yishi.core.db import TimestampMixin, db
+from yishi.core.db import AwareDateTime, TimestampMixin, db
 from yishi.core.tenancy import TenantMixin
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$"
 
 
 class CommunityStatus(enum.StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"  # applied, waiting for its street office
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    REJECTED = "rejected"  # the street office said no, with a reason
 
 
 class CommunityKind(enum.StrEnum):
@@ -76,6 +78,10 @@ class Community(TimestampMixin, db.Model):
     )
     description_zh: Mapped[str] = mapped_column(Text, nullable=False, default="")
     description_en: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    category_template: Mapped[str | None] = mapped_column(String(64))
+    applied_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    decision_reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
 
     street: Mapped[Street] = relationship(back_populates="communities")
 

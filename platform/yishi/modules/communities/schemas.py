@@ -79,19 +79,43 @@ class CommunityFileSchema(ma.Schema):
     description_en = ma.fields.String(load_default="")
 
 
+class PointFileSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,39}$"))
+    name_zh = ma.fields.String(required=True, validate=validate.Length(min=1, max=80))
+    name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
+    address = ma.fields.String(load_default="")
+    opening_hours = ma.fields.String(load_default="")
+    latitude = ma.fields.Float(load_default=None, allow_none=True)
+    longitude = ma.fields.Float(load_default=None, allow_none=True)
+    groups = ma.fields.List(ma.fields.String(), load_default=list)
+
+
+class CriterionFileSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$"))
+    name_zh = ma.fields.String(required=True, validate=validate.Length(min=1, max=80))
+    name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
+    weight = ma.fields.Float(load_default=1.0, validate=validate.Range(min=0, min_inclusive=False))
+
+
 class TenantFileSchema(ma.Schema):
-    """One file of tenants/: either a ``[street]`` or a ``[community]`` with its ``[[resident_groups]]``."""
+    """One file of tenants/: either a ``[street]`` or a ``[community]`` with its ``[[resident_groups]]``,
+    ``template`` (a category template), ``[[categories]]``, ``[[points]]`` and ``[[criteria]]``."""
 
     street = ma.fields.Nested(StreetFileSchema)
     community = ma.fields.Nested(CommunityFileSchema)
+    template = ma.fields.String(load_default=None)
     resident_groups = ma.fields.List(ma.fields.Nested(ResidentGroupSchema), load_default=list)
+    categories = ma.fields.List(ma.fields.Dict(), load_default=list)
+    points = ma.fields.List(ma.fields.Nested(PointFileSchema), load_default=list)
+    criteria = ma.fields.List(ma.fields.Nested(CriterionFileSchema), load_default=list)
 
     @ma.validates_schema
     def _one_kind(self, data, **kwargs):
         if ("street" in data) == ("community" in data):
             raise ma.ValidationError("A tenant file has either a [street] or a [community] table.")
-        if "street" in data and data.get("resident_groups"):
-            raise ma.ValidationError("Resident groups belong to a community, not a street.")
+        if "street" in data and any(data.get(k) for k in ("resident_groups", "categories", "points", "criteria",
+                                                           "template")):
+            raise ma.ValidationError("Groups, categories, points and criteria belong to a community, not a street.")
         codes = [g["code"] for g in data.get("resident_groups", [])]
         if len(codes) != len(set(codes)):
             raise ma.ValidationError("Resident group codes must be unique.", "resident_groups")

@@ -138,7 +138,13 @@ def read_tenant_file(path: Path) -> dict:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise TenantFileError(f"{path}: {error}") from error
     try:
-        return TenantFileSchema().load(raw)
+        document = TenantFileSchema().load(raw)
+        if document.get("categories"):
+            from yishi.modules.categories.schemas import CategorySchema
+
+            document["categories"] = CategorySchema(many=True, exclude=("active", "position")).load(
+                document["categories"])
+        return document
     except ma.ValidationError as error:
         fields = flatten_validation_messages(error.messages)
         detail = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in fields.items())
@@ -220,9 +226,37 @@ def _apply_community(file_path: Path, document: dict, report: ApplyReport) -> No
             elif _assign(group, group_values):
                 changed = True
         db.session.flush()
+    changed = _apply_setup(file_path, community, document) or changed
     if kind == "unchanged" and changed:
         kind = "updated"
     report.note(kind, label)
+
+
+def _apply_setup(file_path: Path, community: Community, document: dict) -> bool:
+    """Template, categories, points and criteria of a community file. Returns whether anything was added."""
+    from yishi.modules.categories import services as categories
+    from yishi.modules.points import services as points
+    from yishi.modules.selection import services as selection
+
+    changed = False
+    if document.get("template"):
+        try:
+            changed = bool(categories.apply_template(community, document["template"])) or changed
+        except ValidationFailed as error:
+            raise TenantFileError(f"{file_path}: template: {error.errors}") from error
+    if document.get("categories"):
+        categories.apply_file_categories(community, document["categories"])
+    if document.get("points"):
+        try:
+            points.apply_file_points(community, document["points"])
+        except (ValueError, ValidationFailed) as error:
+            raise TenantFileError(f"{file_path}: points: {error}") from error
+    with tenancy.community_scope(community.id):
+        if document.get("criteria"):
+            selection.apply_criteria(community, document["criteria"])
+        else:
+            selection.ensure_default_criteria(community)
+    return changed
 
 
 def tenants_overview() -> list[dict]:

@@ -32,7 +32,12 @@ def _labels():
             "old_town": _("old-town community"),
             "mixed": _("mixed community"),
         },
-        "status_labels": {"pending": _("pending approval"), "active": _("active"), "suspended": _("suspended")},
+        "status_labels": {
+            "pending": _("pending approval"),
+            "active": _("active"),
+            "suspended": _("suspended"),
+            "rejected": _("rejected"),
+        },
     }
 
 
@@ -48,9 +53,12 @@ def home():
 def home_page():
     community = g.community
     actor = current_actor()
+    from yishi.modules.points.services import coverage
+
     return render_template(
         "communities/community_home.html",
         resident_groups=services.list_resident_groups(),
+        coverage=coverage(),
         scopes=scopes_for(actor, community=community) if actor.user else frozenset(),
     )
 

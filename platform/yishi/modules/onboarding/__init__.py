@@ -1,0 +1,1 @@
+"""Self-onboarding: a community applies, its street office approves; then a setup checklist."""
