@@ -38,6 +38,9 @@ ADMIN_EMAIL = "shilipu-admin@browser.example"
 ADMIN_NAME = "孙丽华"
 ADMIN_PASSWORD = "spring breeze ten li"  # noqa: S105 - a test account's password
 
+STREET_ADMIN_EMAIL = "chengdong-admin@browser.example"
+STREET_ADMIN_PASSWORD = "east street office"  # noqa: S105 - a test account's password
+
 _HERE = Path(__file__).resolve().parent
 
 
@@ -136,6 +139,8 @@ def _seed(app: Flask) -> None:
         assert shilipu is not None, "tenants/shilipu.toml did not create the community"
         admin = accounts.create_user(email=ADMIN_EMAIL, name=ADMIN_NAME, password=ADMIN_PASSWORD, phone="13952370001")
         accounts.add_member(shilipu, admin, CommunityRole.ADMIN)
+        street_admin = accounts.create_user(email=STREET_ADMIN_EMAIL, name="林志远", password=STREET_ADMIN_PASSWORD)
+        accounts.add_street_admin(communities.get_street("chengdong"), street_admin)
         db.session.commit()
         db.session.remove()
 
