@@ -66,7 +66,7 @@ def test_locale_order(app, client, community, create_user, login_as):
     # A community whose default is English.
     community.default_locale = "en"
     db.session.commit()
-    assert "Resident groups" in client.get(f"/c/{community.slug}/").get_data(as_text=True)
+    assert "Coverage of resident groups" in client.get(f"/c/{community.slug}/").get_data(as_text=True)
     # The user's own choice beats both.
     user = create_user()
     user.locale = "zh_CN"

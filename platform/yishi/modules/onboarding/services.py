@@ -269,5 +269,5 @@ def checklist(community: Community) -> list[ChecklistItem]:
         ChecklistItem("moderators", bool(active_points) and not unstaffed, _("Moderators for every point"),
                       _("%(count)d points have no moderator.", count=len(unstaffed)) if unstaffed
                       else (_("Every point has a moderator.") if active_points else _("Add points first.")),
-                      "selection.index"),
+                      "selection.overview"),
     ]
