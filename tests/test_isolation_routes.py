@@ -7,6 +7,7 @@ New routes are covered automatically; a new URL parameter must get a resolver in
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
@@ -15,9 +16,20 @@ from yishi.core import tenancy
 from yishi.core.db import db
 from yishi.core.jobs import Task
 from yishi.modules.accounts import services as accounts
+from yishi.modules.accounts.models import User
 from yishi.modules.communities.models import ResidentGroup
+from yishi.modules.points.models import Point
+from yishi.modules.selection.models import Appointment, Candidate, SelectionCriterion, SelectionRound
 
-PUBLIC_COMMUNITY_PAGES = {"community.home_page"}
+# Public pages of an active community: anyone may read them (their own data only, tested below).
+PUBLIC_COMMUNITY_PAGES = {
+    "community.home_page",
+    "points.index",
+    "points.show",
+    "points.poster",
+    "points.qr_svg",
+    "points.qr_png",
+}
 PUBLIC_STREET_PAGES = {"street.street_home"}
 
 
@@ -38,7 +50,105 @@ def _token_of(community):
     return token.id
 
 
-OBJECT_IDS = {"group_id": _group_of, "task_id": _task_of, "token_id": _token_of}
+def _selection_user(community, kind):
+    user = User(email=f"{kind}@{community.slug}.test.example", name=kind, password_hash="-")
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def _selection_round_of(community):
+    with tenancy.community_scope(community.id):
+        selection_round = SelectionRound(title="round")
+        db.session.add(selection_round)
+        db.session.flush()
+        return selection_round.id
+
+
+def _selection_criterion_of(community):
+    with tenancy.community_scope(community.id):
+        criterion = SelectionCriterion(code="victim", name_zh="标准", name_en="Criterion")
+        db.session.add(criterion)
+        db.session.flush()
+        return criterion.id
+
+
+def _selection_candidate_of(community):
+    user = _selection_user(community, "candidate")
+    with tenancy.community_scope(community.id):
+        selection_round = SelectionRound(title="round of a candidate")
+        db.session.add(selection_round)
+        db.session.flush()
+        candidate = Candidate(round_id=selection_round.id, user_id=user.id, reason="reason")
+        db.session.add(candidate)
+        db.session.flush()
+        return candidate.id
+
+
+def _appointment_of(community):
+    user = _selection_user(community, "moderator")
+    with tenancy.community_scope(community.id):
+        point = Point(code="victim-point", name_zh="议事点", name_en="Point")
+        db.session.add(point)
+        db.session.flush()
+        appointment = Appointment(user_id=user.id, point_id=point.id, term_start=date(2026, 1, 1))
+        db.session.add(appointment)
+        db.session.flush()
+        return appointment.id
+
+
+def _category_of(community):
+    from yishi.modules.categories.models import Category
+
+    with tenancy.community_scope(community.id):
+        category = Category(code="victim-category", name_zh="分类", name_en="Category")
+        db.session.add(category)
+        db.session.flush()
+        return category.id
+
+
+def _point_of(community):
+    with tenancy.community_scope(community.id):
+        point = Point(code="victim-point-by-id", name_zh="议事点", name_en="Point")
+        db.session.add(point)
+        db.session.flush()
+        return point.id
+
+
+def _point_code_of(community):
+    with tenancy.community_scope(community.id):
+        db.session.add(Point(code="victim-point-by-code", name_zh="议事点", name_en="Point"))
+        db.session.flush()
+    return "victim-point-by-code"
+
+
+def _application_in(street):
+    from yishi.modules.communities.models import Community, CommunityStatus
+
+    community = Community(
+        slug=f"applicant-{street.slug}",
+        name_zh="申请社区",
+        name_en="Applicant",
+        street_id=street.id,
+        status=CommunityStatus.PENDING,
+    )
+    db.session.add(community)
+    db.session.flush()
+    return community.slug
+
+
+OBJECT_IDS = {
+    "category_id": _category_of,
+    "point_id": _point_of,
+    "point_code": _point_code_of,
+    "group_id": _group_of,
+    "task_id": _task_of,
+    "token_id": _token_of,
+    "round_id": _selection_round_of,
+    "criterion_id": _selection_criterion_of,
+    "candidate_id": _selection_candidate_of,
+    "appointment_id": _appointment_of,
+}
 STREET_OBJECT_IDS = {
     "token_id": lambda street: accounts.create_token(name="victim", scopes="all", street=street)[0].id,
 }

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import select
 
+from tests.conftest import PASSWORD, bearer
 from yishi.core import tenancy
 from yishi.core.db import db
 from yishi.modules.categories.models import Category
 from yishi.modules.communities.models import Community, CommunityStatus
 from yishi.modules.notifications.models import Notification
-from tests.conftest import PASSWORD, bearer
 
 FORM = {
-    "name_zh": "春风社区", "name_en": "Chunfeng Community", "slug": "chunfeng", "street": "chengdong",
-    "kind": "agriculture", "resident_count": "980", "template": "agriculture", "description_zh": "",
-    "admin_name": "赵书记", "admin_email": "zhao@test.example", "admin_password": "a good password",
-    "admin_phone": "13900001111", "invitation_code": "",
+    "name_zh": "春风社区",
+    "name_en": "Chunfeng Community",
+    "slug": "chunfeng",
+    "street": "chengdong",
+    "kind": "agriculture",
+    "resident_count": "980",
+    "template": "agriculture",
+    "description_zh": "",
+    "admin_name": "赵书记",
+    "admin_email": "zhao@test.example",
+    "admin_password": "a good password",
+    "admin_phone": "13900001111",
+    "invitation_code": "",
 }
 
 
@@ -57,8 +65,10 @@ def test_register_approve_notify_checklist(client, street, create_user, login_as
 
 
 def test_refusals_leave_nothing_half_created(client, community, street):
-    bad = client.post("/register", data={**FORM, "slug": community.slug, "street": "nowhere", "template": "castle",
-                                         "admin_email": "not-an-email"})
+    bad = client.post(
+        "/register",
+        data={**FORM, "slug": community.slug, "street": "nowhere", "template": "castle", "admin_email": "not-an-email"},
+    )
     html = bad.get_data(as_text=True)
     assert bad.status_code == 400 and html.count("invalid-feedback") >= 2
     taken = client.post("/register", data={**FORM, "slug": community.slug})
@@ -100,8 +110,16 @@ def test_invitation_code_activates_at_registration(client, street, other_street,
     client.post("/register", data={**FORM, "invitation_code": code.lower()})
     assert _community("chunfeng").status == CommunityStatus.ACTIVE
     client.post("/logout")
-    used_up = client.post("/register", data={**FORM, "slug": "another", "name_zh": "另一个社区",
-                                             "admin_email": "b@test.example", "invitation_code": code})
+    used_up = client.post(
+        "/register",
+        data={
+            **FORM,
+            "slug": "another",
+            "name_zh": "另一个社区",
+            "admin_email": "b@test.example",
+            "invitation_code": code,
+        },
+    )
     assert used_up.status_code == 400 and _community("another") is None
 
 
@@ -118,16 +136,32 @@ def test_signed_in_user_applies_with_their_account(client, create_user, login_as
 def test_street_api_bulk_onboarding(client, street, other_street, token_for):
     secret = token_for(street=street)
     base = f"/api/v1/streets/{street.slug}/applications"
-    payload = {"slug": "bulk-one", "name_zh": "批量一社区", "name_en": "Bulk One", "kind": "urban",
-               "template": "urban", "admin_name": "钱", "admin_email": "qian@test.example",
-               "admin_password": PASSWORD}
+    payload = {
+        "slug": "bulk-one",
+        "name_zh": "批量一社区",
+        "name_en": "Bulk One",
+        "kind": "urban",
+        "template": "urban",
+        "admin_name": "钱",
+        "admin_email": "qian@test.example",
+        "admin_password": PASSWORD,
+    }
     created = client.post(base, headers=bearer(secret), json=payload)
     assert created.status_code == 201 and created.get_json()["status"] == "pending"
     assert [a["slug"] for a in client.get(base, headers=bearer(secret)).get_json()] == ["bulk-one"]
     approved = client.post(f"{base}/bulk-one/approve", headers=bearer(secret))
     assert approved.get_json()["status"] == "active"
-    direct = client.post(base, headers=bearer(secret), json={**payload, "slug": "bulk-two", "name_zh": "批量二社区",
-                                                             "admin_email": "sun@test.example", "activate": True})
+    direct = client.post(
+        base,
+        headers=bearer(secret),
+        json={
+            **payload,
+            "slug": "bulk-two",
+            "name_zh": "批量二社区",
+            "admin_email": "sun@test.example",
+            "activate": True,
+        },
+    )
     assert direct.get_json()["status"] == "active"
     invalid = client.post(base, headers=bearer(secret), json={"slug": "X"})
     assert invalid.status_code == 422 and {"slug", "name_zh", "admin_email"} <= set(invalid.get_json()["errors"])

@@ -114,7 +114,8 @@ def test_token_admin_page_creates_shows_once_and_revokes(client, community, crea
     listing = client.get(url).get_data(as_text=True)
     assert secret not in listing and secret[:9] in listing  # shown once; afterwards only its prefix
     token_id = re.search(r"/admin/tokens/(\d+)/revoke", listing).group(1)
-    client.post(f"{url}/{token_id}/revoke")
+    revoked = client.post(f"{url}/{token_id}/revoke")
+    assert revoked.status_code == 302 and revoked.headers["Location"].endswith("/admin/tokens")
     assert (
         client.get(f"/api/v1/communities/{community.slug}", headers={"Authorization": f"Bearer {secret}"}).status_code
         == 401

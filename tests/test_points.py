@@ -7,13 +7,13 @@ import io
 import pytest
 from PIL import Image
 
+from tests.conftest import bearer
 from yishi.core import tenancy
 from yishi.core.db import db
 from yishi.core.errors import ConflictError, ValidationFailed
 from yishi.modules.accounts.permissions import Actor
 from yishi.modules.communities import services as communities
 from yishi.modules.points import services
-from tests.conftest import bearer
 
 
 def _groups(community):
@@ -25,9 +25,17 @@ def _groups(community):
 def point(community):
     groups = _groups(community)
     with tenancy.community_scope(community.id):
-        point = services.create_point(community, {"code": "dongmen", "name_zh": "东门议事点", "name_en": "East Gate",
-                                                  "address": "东门主干道旁", "opening_hours": "每天 8:00–20:00",
-                                                  "resident_group_ids": groups[:2]})
+        point = services.create_point(
+            community,
+            {
+                "code": "dongmen",
+                "name_zh": "东门议事点",
+                "name_en": "East Gate",
+                "address": "东门主干道旁",
+                "opening_hours": "每天 8:00–20:00",
+                "resident_group_ids": groups[:2],
+            },
+        )
         db.session.commit()
     return point
 
@@ -49,8 +57,11 @@ def test_point_rules(community, other_community, point, create_user):
         with pytest.raises(ConflictError):
             services.create_point(community, {"code": "dongmen", "name_zh": "重", "name_en": "Dup"}, actor=admin)
         with pytest.raises(ValidationFailed) as error:
-            services.create_point(community, {"code": "x", "name_zh": "外", "name_en": "X",
-                                              "resident_group_ids": [foreign_group]}, actor=admin)
+            services.create_point(
+                community,
+                {"code": "x", "name_zh": "外", "name_en": "X", "resident_group_ids": [foreign_group]},
+                actor=admin,
+            )
         assert "resident_group_ids" in error.value.errors
         assert [p.code for p in services.list_points()] == ["dongmen"]
 
@@ -66,7 +77,8 @@ def test_qr_codes_are_real_images_of_the_public_url(client, community, point):
     if decoded is not None:  # pyzbar is optional; the URL check below always runs
         assert decoded.endswith(f"/c/{community.slug}/p/dongmen/")
     assert services.qr_png("http://localhost/c/shilipu/p/dongmen/") == services.qr_png(
-        "http://localhost/c/shilipu/p/dongmen/")
+        "http://localhost/c/shilipu/p/dongmen/"
+    )
 
 
 def _decode_qr(image):
@@ -91,8 +103,11 @@ def test_points_api(client, community, token_for):
     secret = token_for(community=community)
     groups = _groups(community)
     base = f"/api/v1/communities/{community.slug}/points"
-    created = client.post(base, headers=bearer(secret), json={"code": "xiqiao", "name_zh": "西桥议事点",
-                                                               "name_en": "West Bridge", "resident_group_ids": groups})
+    created = client.post(
+        base,
+        headers=bearer(secret),
+        json={"code": "xiqiao", "name_zh": "西桥议事点", "name_en": "West Bridge", "resident_group_ids": groups},
+    )
     assert created.status_code == 201, created.get_json()
     body = created.get_json()
     assert body["resident_group_ids"] == sorted(groups) and body["qr_png_url"].endswith("/p/xiqiao/qr.png")
@@ -108,10 +123,18 @@ def test_points_admin_page(client, community, create_user, login_as):
     login_as(create_user(community=community, role="admin"))
     groups = _groups(community)
     url = f"/c/{community.slug}/admin/points"
-    response = client.post(url, data={"code": "nanwan", "name_zh": "南湾议事点", "name_en": "South Bend",
-                                      "resident_group_ids": [str(g) for g in groups], "active": "y"})
+    response = client.post(
+        url,
+        data={
+            "code": "nanwan",
+            "name_zh": "南湾议事点",
+            "name_en": "South Bend",
+            "resident_group_ids": [str(g) for g in groups],
+            "active": "y",
+        },
+    )
     assert response.status_code == 302
     page = client.get(url).get_data(as_text=True)
-    assert "南湾议事点" in page and "data-testid=\"uncovered\"" not in page
+    assert "南湾议事点" in page and 'data-testid="uncovered"' not in page
     duplicate = client.post(url, data={"code": "nanwan", "name_zh": "重复", "name_en": "Dup"})
     assert duplicate.status_code == 200 and "is-invalid" in duplicate.get_data(as_text=True)

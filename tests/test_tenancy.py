@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import delete, func, select, update
 
@@ -11,7 +13,18 @@ from yishi.core.db import db
 from yishi.core.tenancy import TenantMixin, TenantScopeError
 from yishi.modules.accounts import services as accounts
 from yishi.modules.accounts.models import CommunityMembership, CommunityRole
+from yishi.modules.categories.models import Category
 from yishi.modules.communities.models import ResidentGroup
+from yishi.modules.points.models import Point, PointResidentGroup
+from yishi.modules.selection.models import (
+    Appointment,
+    Candidate,
+    RoundCriterion,
+    RoundEvaluator,
+    Score,
+    SelectionCriterion,
+    SelectionRound,
+)
 
 
 def _make_group(community, tag):
@@ -27,11 +40,107 @@ def _make_audit_entry(community, tag):
     return AuditEntry(action=f"test.{tag}", actor_label="test")
 
 
+def _selection_user(community, tag, kind):
+    return accounts.create_user(email=f"{kind}{tag}-{community.slug}@test.example", name=kind, password="password1")
+
+
+def _selection_round(tag, kind):
+    selection_round = SelectionRound(title=f"{kind} {tag}")
+    db.session.add(selection_round)
+    db.session.flush()
+    return selection_round
+
+
+def _selection_criterion(tag, kind):
+    criterion = SelectionCriterion(code=f"{kind}-{tag}", name_zh="标准", name_en="Criterion")
+    db.session.add(criterion)
+    db.session.flush()
+    return criterion
+
+
+def _make_criterion(community, tag):
+    return SelectionCriterion(code=f"c{tag}", name_zh=f"标准{tag}", name_en=f"Criterion {tag}")
+
+
+def _make_round(community, tag):
+    return SelectionRound(title=f"round {tag}")
+
+
+def _make_round_criterion(community, tag):
+    selection_round = _selection_round(tag, "rc")
+    criterion = _selection_criterion(tag, "rc")
+    return RoundCriterion(round_id=selection_round.id, criterion_id=criterion.id, weight=1.0)
+
+
+def _make_evaluator(community, tag):
+    selection_round = _selection_round(tag, "ev")
+    user = _selection_user(community, tag, "evaluator")
+    return RoundEvaluator(round_id=selection_round.id, user_id=user.id)
+
+
+def _make_candidate(community, tag):
+    selection_round = _selection_round(tag, "ca")
+    user = _selection_user(community, tag, "candidate")
+    return Candidate(round_id=selection_round.id, user_id=user.id, reason="reason")
+
+
+def _make_score(community, tag):
+    selection_round = _selection_round(tag, "sc")
+    criterion = _selection_criterion(tag, "sc")
+    candidate = Candidate(
+        round_id=selection_round.id, user_id=_selection_user(community, tag, "scored").id, reason="reason"
+    )
+    db.session.add(candidate)
+    db.session.flush()
+    evaluator = _selection_user(community, tag, "scorer")
+    return Score(
+        round_id=selection_round.id,
+        candidate_id=candidate.id,
+        evaluator_id=evaluator.id,
+        criterion_id=criterion.id,
+        score=3,
+    )
+
+
+def _make_appointment(community, tag):
+    point = Point(code=f"ap{tag}", name_zh="议事点", name_en="Point")
+    db.session.add(point)
+    db.session.flush()
+    user = _selection_user(community, tag, "appointed")
+    return Appointment(user_id=user.id, point_id=point.id, term_start=date(2026, 1, 1))
+
+
 # Every tenant-owned model needs a factory here; test_every_tenant_model_is_covered enforces it.
+def _make_category(community, tag):
+    return Category(code=f"c{tag}", name_zh=f"分类{tag}", name_en=f"Category {tag}")
+
+
+def _make_point(community, tag):
+    return Point(code=f"p{tag}", name_zh=f"议事点{tag}", name_en=f"Point {tag}")
+
+
+def _make_point_group(community, tag):
+    point = Point(code=f"pg{tag}", name_zh="议事点", name_en="Point")
+    group = ResidentGroup(code=f"pg{tag}", name_zh="小组", name_en="Group")
+    db.session.add_all([point, group])
+    db.session.flush()
+    return PointResidentGroup(point_id=point.id, resident_group_id=group.id)
+
+
 FACTORIES = {
+    Category: _make_category,
+    Point: _make_point,
+    PointResidentGroup: _make_point_group,
     ResidentGroup: _make_group,
     CommunityMembership: _make_membership,
     AuditEntry: _make_audit_entry,
+    SelectionCriterion: _make_criterion,
+    SelectionRound: _make_round,
+    RoundCriterion: _make_round_criterion,
+    RoundEvaluator: _make_evaluator,
+    Candidate: _make_candidate,
+    Score: _make_score,
+    Appointment: _make_appointment,
 }
 
 

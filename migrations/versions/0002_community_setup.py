@@ -215,7 +215,7 @@ def upgrade():
     sa.Column('weight', sa.Float(), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_selection_round_criteria_community_id_communities'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['criterion_id'], ['selection_criteria.id'], name=op.f('fk_selection_round_criteria_criterion_id_selection_criteria'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['criterion_id'], ['selection_criteria.id'], name=op.f('fk_selection_round_criteria_criterion_id_selection_criteria'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['round_id'], ['selection_rounds.id'], name=op.f('fk_selection_round_criteria_round_id_selection_rounds'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_selection_round_criteria')),
     sa.UniqueConstraint('community_id', 'round_id', 'criterion_id', name=op.f('uq_selection_round_criteria_community_id_round_id_criterion_id'))
@@ -234,7 +234,7 @@ def upgrade():
     sa.Column('created_at', yishi.core.db.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['candidate_id'], ['selection_candidates.id'], name=op.f('fk_selection_scores_candidate_id_selection_candidates'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_selection_scores_community_id_communities'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['criterion_id'], ['selection_criteria.id'], name=op.f('fk_selection_scores_criterion_id_selection_criteria'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['criterion_id'], ['selection_criteria.id'], name=op.f('fk_selection_scores_criterion_id_selection_criteria'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['evaluator_id'], ['users.id'], name=op.f('fk_selection_scores_evaluator_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['round_id'], ['selection_rounds.id'], name=op.f('fk_selection_scores_round_id_selection_rounds'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_selection_scores')),

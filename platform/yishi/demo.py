@@ -162,15 +162,30 @@ def _ensure_shilipu_selection() -> None:
         admin = Actor(user=people["孙丽华"])
         evaluators = [people[name] for name in ("郑红梅", "钱永福", "冯小燕", "蒋大伟")]
         candidates = [people[name] for _role, name, *_rest in SHILIPU_PEOPLE if _role == "moderator"]
-        selection_round = selection.open_round(shilipu, {
-            "title": "2026年度议事长遴选", "point_id": None, "scale_min": 1, "scale_max": 5,
-            "evaluator_ids": [e.id for e in evaluators]}, actor=admin)
-        reasons = ["在组里威望高，邻里有事都找他", "退休村干部，熟悉政策，调解经验丰富", "热心公益，常年义务巡河",
-                   "处事公道，群众信得过", "懂农田水利，能协调用水矛盾", "腿勤嘴勤，走访最积极"]
+        selection_round = selection.open_round(
+            shilipu,
+            {
+                "title": "2026年度议事长遴选",
+                "point_id": None,
+                "scale_min": 1,
+                "scale_max": 5,
+                "evaluator_ids": [e.id for e in evaluators],
+            },
+            actor=admin,
+        )
+        reasons = [
+            "在组里威望高，邻里有事都找他",
+            "退休村干部，熟悉政策，调解经验丰富",
+            "热心公益，常年义务巡河",
+            "处事公道，群众信得过",
+            "懂农田水利，能协调用水矛盾",
+            "腿勤嘴勤，走访最积极",
+        ]
         for index, candidate in enumerate(candidates):
             nominator = Actor(user=evaluators[index % 2])
-            selection.nominate(shilipu, selection_round, user_id=candidate.id, reason=reasons[index % len(reasons)],
-                               actor=nominator)
+            selection.nominate(
+                shilipu, selection_round, user_id=candidate.id, reason=reasons[index % len(reasons)], actor=nominator
+            )
         criteria = [criterion.id for _link, criterion in selection.round_criteria(selection_round)]
         rows = {entry.user.id: entry.candidate for entry in selection.candidates_of(selection_round)}
         generator = random.Random(1200)  # the same demo every time
@@ -179,16 +194,33 @@ def _ensure_shilipu_selection() -> None:
                 if candidate.id == evaluator.id:
                     continue
                 scores = {criterion_id: generator.choice((3, 4, 4, 5, 5)) for criterion_id in criteria}
-                selection.score_candidate(shilipu, selection_round, rows[candidate.id], scores,
-                                          actor=Actor(user=evaluator))
+                selection.score_candidate(
+                    shilipu, selection_round, rows[candidate.id], scores, actor=Actor(user=evaluator)
+                )
         selection.close_round(shilipu, selection_round, actor=admin)
         points = {p.code: p.id for p in selection.list_points()}
-        plan = ["dongmen", "dongmen", "xiqiao", "xiqiao", "nanwan", "beitian", "beitian", "zhongxin", "hetang",
-                "hetang"]
+        plan = [
+            "dongmen",
+            "dongmen",
+            "xiqiao",
+            "xiqiao",
+            "nanwan",
+            "beitian",
+            "beitian",
+            "zhongxin",
+            "hetang",
+            "hetang",
+        ]
         for candidate, point_code in zip(candidates, plan, strict=True):
-            selection.appoint(shilipu, user_id=candidate.id, point_id=points[point_code],
-                              term_start=date(2026, 1, 1), term_end=date(2028, 12, 31),
-                              selection_round=selection_round, actor=admin)
+            selection.appoint(
+                shilipu,
+                user_id=candidate.id,
+                point_id=points[point_code],
+                term_start=date(2026, 1, 1),
+                term_end=date(2028, 12, 31),
+                selection_round=selection_round,
+                actor=admin,
+            )
 
 
 def _ensure_pending_application(known: set[str]) -> list[dict]:
@@ -198,14 +230,30 @@ def _ensure_pending_application(known: set[str]) -> list[dict]:
     if communities.get_community("chunfeng") is not None:
         return []
     password = secrets.token_urlsafe(9)
-    register_community({
-        "slug": "chunfeng", "name_zh": "春风社区", "name_en": "Chunfeng Community", "street": "chengdong",
-        "kind": "agriculture", "resident_count": 980, "template": "agriculture",
-        "description_zh": "毗邻十里铺的涉农社区，希望借鉴十里铺的议事点做法。",
-        "admin_name": "赵春华", "admin_email": "chunfeng-admin@yishi.example", "admin_password": password,
-        "admin_phone": _phone(60)})
-    return [{"role": "admin · chunfeng (pending)", "email": "chunfeng-admin@yishi.example",
-             "password": password, "name": "赵春华"}]
+    register_community(
+        {
+            "slug": "chunfeng",
+            "name_zh": "春风社区",
+            "name_en": "Chunfeng Community",
+            "street": "chengdong",
+            "kind": "agriculture",
+            "resident_count": 980,
+            "template": "agriculture",
+            "description_zh": "毗邻十里铺的涉农社区，希望借鉴十里铺的议事点做法。",
+            "admin_name": "赵春华",
+            "admin_email": "chunfeng-admin@yishi.example",
+            "admin_password": password,
+            "admin_phone": _phone(60),
+        }
+    )
+    return [
+        {
+            "role": "admin · chunfeng (pending)",
+            "email": "chunfeng-admin@yishi.example",
+            "password": password,
+            "name": "赵春华",
+        }
+    ]
 
 
 def serve_demo(app: Flask, *, host: str, port: int) -> None:

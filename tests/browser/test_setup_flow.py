@@ -15,9 +15,14 @@ def test_register_approve_and_follow_the_checklist(live_server, contexts):
     applicant.get_by_test_id("register-link").click()
     form = applicant.locator("main form")
     for name, value in {
-        "name_zh": "春风社区", "name_en": "Chunfeng Community", "slug": "chunfeng-browser",
-        "resident_count": "980", "admin_name": "赵春华", "admin_email": "chunfeng@browser.example",
-        "admin_password": "spring wind community", "admin_phone": "13900001111",
+        "name_zh": "春风社区",
+        "name_en": "Chunfeng Community",
+        "slug": "chunfeng-browser",
+        "resident_count": "980",
+        "admin_name": "赵春华",
+        "admin_email": "chunfeng@browser.example",
+        "admin_password": "spring wind community",
+        "admin_phone": "13900001111",
     }.items():
         form.locator(f'[name="{name}"]').fill(value)
     form.locator('select[name="street"]').select_option("chengdong")

@@ -167,7 +167,7 @@ def community_tokens():
 @login_required
 def revoke_community_token(token_id: int):
     _revoke({"community": g.community}, token_id)
-    return redirect(url_for("community_tokens.revoke_community_token"))
+    return redirect(url_for("community_tokens.community_tokens"))
 
 
 @street_admin.route("/admin/tokens", methods=["GET", "POST"])
@@ -180,4 +180,4 @@ def street_tokens():
 @login_required
 def revoke_street_token(token_id: int):
     _revoke({"street": g.street}, token_id)
-    return redirect(url_for("street_tokens.revoke_street_token"))
+    return redirect(url_for("street_tokens.street_tokens"))

@@ -33,8 +33,9 @@ class TemplateSchema(ma.Schema):
 
     name_zh = ma.fields.String(required=True)
     name_en = ma.fields.String(required=True)
-    categories = ma.fields.List(ma.fields.Nested(CategorySchema(exclude=("active", "position"))), required=True,
-                                validate=validate.Length(min=1))
+    categories = ma.fields.List(
+        ma.fields.Nested(CategorySchema(exclude=("active", "position"))), required=True, validate=validate.Length(min=1)
+    )
 
 
 class ApplyTemplateSchema(ma.Schema):

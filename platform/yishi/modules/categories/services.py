@@ -87,8 +87,12 @@ def apply_template(community, name: str, *, actor: Actor = SYSTEM) -> list[Categ
         db.session.flush()
         if community.category_template is None:
             community.category_template = name
-        audit.record("categories.template_applied", actor=actor, obj=community,
-                     details={"template": name, "added": [c.code for c in added]})
+        audit.record(
+            "categories.template_applied",
+            actor=actor,
+            obj=community,
+            details={"template": name, "added": [c.code for c in added]},
+        )
     return added
 
 

@@ -32,8 +32,18 @@ def _labels():
 
     return {"category_kind_labels": dict(kind_choices()), "duration": duration}
 
-FIELDS = ("code", "name_zh", "name_en", "kind", "first_response_minutes", "resolution_minutes", "description_zh",
-          "description_en", "active")
+
+FIELDS = (
+    "code",
+    "name_zh",
+    "name_en",
+    "kind",
+    "first_response_minutes",
+    "resolution_minutes",
+    "description_zh",
+    "description_en",
+    "active",
+)
 
 
 def _form_data(form: CategoryForm) -> dict:
@@ -63,13 +73,20 @@ def index():
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
-    return render_template("categories/index.html", form=form, template_form=template_form,
-                           categories=services.list_categories(), templates=templates, delete_form=ActionForm())
+    return render_template(
+        "categories/index.html",
+        form=form,
+        template_form=template_form,
+        categories=services.list_categories(),
+        templates=templates,
+        delete_form=ActionForm(),
+    )
 
 
 @blueprint.route("/admin/categories/apply-template", methods=["POST"])
 @login_required
 def apply_template():
+    require(current_actor(), "community:write", community=g.community)
     form = TemplateForm(prefix="template")
     form.template.choices = [(name, name) for name in services.load_templates()]
     if form.validate_on_submit():

@@ -113,8 +113,9 @@ class TenantFileSchema(ma.Schema):
     def _one_kind(self, data, **kwargs):
         if ("street" in data) == ("community" in data):
             raise ma.ValidationError("A tenant file has either a [street] or a [community] table.")
-        if "street" in data and any(data.get(k) for k in ("resident_groups", "categories", "points", "criteria",
-                                                           "template")):
+        if "street" in data and any(
+            data.get(k) for k in ("resident_groups", "categories", "points", "criteria", "template")
+        ):
             raise ma.ValidationError("Groups, categories, points and criteria belong to a community, not a street.")
         codes = [g["code"] for g in data.get("resident_groups", [])]
         if len(codes) != len(set(codes)):

@@ -143,7 +143,8 @@ def read_tenant_file(path: Path) -> dict:
             from yishi.modules.categories.schemas import CategorySchema
 
             document["categories"] = CategorySchema(many=True, exclude=("active", "position")).load(
-                document["categories"])
+                document["categories"]
+            )
         return document
     except ma.ValidationError as error:
         fields = flatten_validation_messages(error.messages)

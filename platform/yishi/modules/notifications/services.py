@@ -16,18 +16,23 @@ def notify(user: User, *, title, body="", link: str = "", community_id: int | No
     with force_locale(user.locale or "zh_CN"):
         title_text = title() if callable(title) else str(title)
         body_text = body() if callable(body) else str(body)
-    notification = Notification(user_id=user.id, community_id=community_id, title=title_text[:200],
-                                body=body_text, link=link)
+    notification = Notification(
+        user_id=user.id, community_id=community_id, title=title_text[:200], body=body_text, link=link
+    )
     db.session.add(notification)
     db.session.flush()
     return notification
 
 
 def notifications_of(user: User, *, limit: int = 50) -> list[Notification]:
-    return list(db.session.execute(
-        select(Notification).where(Notification.user_id == user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def unread_count(user: User) -> int:
@@ -40,8 +45,9 @@ def mark_read(user: User, notification_id: int | None = None) -> None:
     """Mark one of the user's notifications read (or all of them)."""
     statement = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
     if notification_id is not None:
-        exists = db.session.execute(select(Notification.id).where(
-            Notification.id == notification_id, Notification.user_id == user.id)).first()
+        exists = db.session.execute(
+            select(Notification.id).where(Notification.id == notification_id, Notification.user_id == user.id)
+        ).first()
         if exists is None:
             raise NotFoundError()
         statement = statement.where(Notification.id == notification_id)

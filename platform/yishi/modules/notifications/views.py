@@ -20,8 +20,9 @@ def _unread():
 @blueprint.route("/inbox")
 @login_required
 def inbox():
-    return render_template("notifications/inbox.html", notifications=services.notifications_of(current_user),
-                           form=ActionForm())
+    return render_template(
+        "notifications/inbox.html", notifications=services.notifications_of(current_user), form=ActionForm()
+    )
 
 
 @blueprint.route("/inbox/read", methods=["POST"])

@@ -37,8 +37,9 @@ class Applications(MethodView):
         data = {**data, "street": current_street().slug, "kind": data["kind"].value}
         community, _user = services.register_community(data, actor=current_actor(), activate=activate)
         db.session.commit()
-        return community, {"Location": url_for("communities_api.CommunityById", community_slug=community.slug,
-                                               _external=True)}
+        return community, {
+            "Location": url_for("communities_api.CommunityById", community_slug=community.slug, _external=True)
+        }
 
 
 @blp.route("/applications/<community_slug>/approve")

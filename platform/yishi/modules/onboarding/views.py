@@ -30,12 +30,18 @@ def _registration_form() -> RegistrationForm:
     form = RegistrationForm()
     english = current_language() == "en"
     form.street.choices = [("", _("— choose —"))] + [
-        (s.slug, s.name_en if english else s.name_zh) for s in communities.list_streets()]
-    labels = {"agriculture": _("agriculture-related community"), "urban": _("urban community"),
-              "old_town": _("old-town community"), "mixed": _("mixed community")}
+        (s.slug, s.name_en if english else s.name_zh) for s in communities.list_streets()
+    ]
+    labels = {
+        "agriculture": _("agriculture-related community"),
+        "urban": _("urban community"),
+        "old_town": _("old-town community"),
+        "mixed": _("mixed community"),
+    }
     form.kind.choices = list(labels.items())
     form.template.choices = [("", _("none: I will add categories myself"))] + [
-        (name, t.label(current_language())) for name, t in load_templates().items()]
+        (name, t.label(current_language())) for name, t in load_templates().items()
+    ]
     if current_user.is_authenticated:  # a signed-in person applies with their own account
         for field in ("admin_name", "admin_email", "admin_password", "admin_phone"):
             delattr(form, field)
@@ -68,8 +74,10 @@ def register():
             if community.is_active:
                 flash(_("%(name)s is active. Let's set it up.", name=community.name_zh), "success")
             else:
-                flash(_("Application sent. Your street office will review it; you will find its answer in your inbox."),
-                      "success")
+                flash(
+                    _("Application sent. Your street office will review it; you will find its answer in your inbox."),
+                    "success",
+                )
             return redirect(url_for("setup.checklist", community_slug=community.slug))
     return render_template("onboarding/register.html", form=form), 400 if form.errors else 200
 
@@ -78,9 +86,13 @@ def register():
 @login_required
 def applications():
     require(current_actor(), "street:write", street=g.street)
-    return render_template("onboarding/applications.html", pending=services.pending_applications(g.street),
-                           decided=services.recent_decisions(g.street), approve_form=ActionForm(),
-                           reject_form=RejectForm())
+    return render_template(
+        "onboarding/applications.html",
+        pending=services.pending_applications(g.street),
+        decided=services.recent_decisions(g.street),
+        approve_form=ActionForm(),
+        reject_form=RejectForm(),
+    )
 
 
 @street_admin.route("/admin/applications/<community_slug>/approve", methods=["POST"])
@@ -128,8 +140,9 @@ def invitations():
     if form.validate_on_submit():
         _invitation, new_code = services.issue_invitation(g.street, actor=actor, uses=form.uses.data)
         db.session.commit()
-    return render_template("onboarding/invitations.html", form=form, new_code=new_code,
-                           invitations=services.invitations_of(g.street))
+    return render_template(
+        "onboarding/invitations.html", form=form, new_code=new_code, invitations=services.invitations_of(g.street)
+    )
 
 
 @community_admin.route("/admin/setup")

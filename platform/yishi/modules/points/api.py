@@ -34,7 +34,8 @@ class Points(MethodView):
         point = services.create_point(current_community(), data, actor=current_actor())
         db.session.commit()
         return presenters.describe([point], external=True)[0], {
-            "Location": url_for(".PointById", point_id=point.id, _external=True)}
+            "Location": url_for(".PointById", point_id=point.id, _external=True)
+        }
 
 
 @blp.route("/points/<int:point_id>")
@@ -62,7 +63,15 @@ class Coverage(MethodView):
         require(current_actor(), "community:read", community=current_community())
         coverage = services.coverage()
         return {
-            "groups": [{"id": g.id, "code": g.code, "name_zh": g.name_zh, "name_en": g.name_en,
-                        "point_codes": [p.code for p in points]} for g, points in coverage.rows],
+            "groups": [
+                {
+                    "id": g.id,
+                    "code": g.code,
+                    "name_zh": g.name_zh,
+                    "name_en": g.name_en,
+                    "point_codes": [p.code for p in points],
+                }
+                for g, points in coverage.rows
+            ],
             "uncovered_count": len(coverage.uncovered),
         }

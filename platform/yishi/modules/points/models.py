@@ -40,6 +40,4 @@ class PointResidentGroup(TenantMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     point_id: Mapped[int] = mapped_column(ForeignKey("points.id", ondelete="CASCADE"), nullable=False)
-    resident_group_id: Mapped[int] = mapped_column(
-        ForeignKey("resident_groups.id", ondelete="CASCADE"), nullable=False
-    )
+    resident_group_id: Mapped[int] = mapped_column(ForeignKey("resident_groups.id", ondelete="CASCADE"), nullable=False)

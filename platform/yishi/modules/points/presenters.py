@@ -30,12 +30,21 @@ def describe(points: list[Point], *, external: bool = False) -> list[dict]:
             "qr_svg_url": url_for("points.qr_svg", point_code=point.code, _external=external),
             "qr_png_url": url_for("points.qr_png", point_code=point.code, _external=external),
         }
-        rows.append({
-            "id": point.id, "code": point.code, "name_zh": point.name_zh, "name_en": point.name_en,
-            "address": point.address, "latitude": point.latitude, "longitude": point.longitude,
-            "opening_hours": point.opening_hours, "active": point.active, "position": point.position,
-            "resident_group_ids": sorted(groups.get(point.id, [])),
-            "moderators": [user.name for user in moderators.get(point.id, [])],
-            **links,
-        })
+        rows.append(
+            {
+                "id": point.id,
+                "code": point.code,
+                "name_zh": point.name_zh,
+                "name_en": point.name_en,
+                "address": point.address,
+                "latitude": point.latitude,
+                "longitude": point.longitude,
+                "opening_hours": point.opening_hours,
+                "active": point.active,
+                "position": point.position,
+                "resident_group_ids": sorted(groups.get(point.id, [])),
+                "moderators": [user.name for user in moderators.get(point.id, [])],
+                **links,
+            }
+        )
     return rows

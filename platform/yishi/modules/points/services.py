@@ -56,12 +56,14 @@ def group_ids_by_point(point_ids: list[int] | None = None) -> dict[int, list[int
 
 
 def groups_of(point: Point) -> list[ResidentGroup]:
-    return list(db.session.execute(
-        select(ResidentGroup)
-        .join(PointResidentGroup, PointResidentGroup.resident_group_id == ResidentGroup.id)
-        .where(PointResidentGroup.point_id == point.id)
-        .order_by(ResidentGroup.position, ResidentGroup.code)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(ResidentGroup)
+            .join(PointResidentGroup, PointResidentGroup.resident_group_id == ResidentGroup.id)
+            .where(PointResidentGroup.point_id == point.id)
+            .order_by(ResidentGroup.position, ResidentGroup.code)
+        ).scalars()
+    )
 
 
 @dataclass
@@ -77,8 +79,9 @@ class Coverage:
 
 def coverage() -> Coverage:
     """Coverage of the community in scope, counting active points only."""
-    groups = list(db.session.execute(select(ResidentGroup).order_by(ResidentGroup.position, ResidentGroup.code))
-                  .scalars())
+    groups = list(
+        db.session.execute(select(ResidentGroup).order_by(ResidentGroup.position, ResidentGroup.code)).scalars()
+    )
     points = {p.id: p for p in list_points(active_only=True)}
     serving: dict[int, list[Point]] = {group.id: [] for group in groups}
     for point_id, group_ids in group_ids_by_point(list(points)).items():
@@ -95,17 +98,21 @@ def _check_groups(group_ids: list[int]) -> list[int]:
     unknown = [group_id for group_id in unique if group_id not in found]
     if unknown:
         # Another community's group ids are unknown here, exactly like ids that do not exist.
-        raise ValidationFailed(errors={"resident_group_ids": [
-            _("Unknown resident groups: %(ids)s", ids=", ".join(map(str, unknown)))]})
+        raise ValidationFailed(
+            errors={"resident_group_ids": [_("Unknown resident groups: %(ids)s", ids=", ".join(map(str, unknown)))]}
+        )
     return unique
 
 
 def _set_groups(point: Point, group_ids: list[int]) -> None:
-    db.session.execute(delete(PointResidentGroup).where(PointResidentGroup.point_id == point.id),
-                       execution_options={"synchronize_session": False})
+    db.session.execute(
+        delete(PointResidentGroup).where(PointResidentGroup.point_id == point.id),
+        execution_options={"synchronize_session": False},
+    )
     for group_id in group_ids:
-        db.session.add(PointResidentGroup(community_id=point.community_id, point_id=point.id,
-                                          resident_group_id=group_id))
+        db.session.add(
+            PointResidentGroup(community_id=point.community_id, point_id=point.id, resident_group_id=group_id)
+        )
     db.session.flush()
 
 

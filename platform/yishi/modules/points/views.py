@@ -18,8 +18,17 @@ from yishi.modules.points.forms import PointForm
 
 blueprint = community_pages("points", __name__)
 
-FIELDS = ("code", "name_zh", "name_en", "address", "opening_hours", "latitude", "longitude", "resident_group_ids",
-          "active")
+FIELDS = (
+    "code",
+    "name_zh",
+    "name_en",
+    "address",
+    "opening_hours",
+    "latitude",
+    "longitude",
+    "resident_group_ids",
+    "active",
+)
 
 
 def _public_url(point) -> str:
@@ -30,15 +39,24 @@ def _public_url(point) -> str:
 def show(point_code: str):
     """What a resident sees after scanning the point's QR code."""
     point = services.get_point_by_code(point_code, active_only=True)
-    return render_template("points/show.html", point=point, groups=services.groups_of(point),
-                           moderators=presenters.moderators_by_point([point.id])[point.id])
+    return render_template(
+        "points/show.html",
+        point=point,
+        groups=services.groups_of(point),
+        moderators=presenters.moderators_by_point([point.id])[point.id],
+    )
 
 
 @blueprint.route("/p/<point_code>/poster")
 def poster(point_code: str):
     point = services.get_point_by_code(point_code, active_only=True)
-    return render_template("points/poster.html", point=point, groups=services.groups_of(point),
-                           moderators=presenters.moderators_by_point([point.id])[point.id], qr_url=_public_url(point))
+    return render_template(
+        "points/poster.html",
+        point=point,
+        groups=services.groups_of(point),
+        moderators=presenters.moderators_by_point([point.id])[point.id],
+        qr_url=_public_url(point),
+    )
 
 
 @blueprint.route("/p/<point_code>/qr.svg")
@@ -61,8 +79,12 @@ def qr_png(point_code: str):
 def index():
     """Every active point and the groups it serves; the groups no point serves."""
     points = services.list_points(active_only=True)
-    return render_template("points/index.html", points=presenters.describe(points), coverage=services.coverage(),
-                           groups={g.id: g for g in community_services.list_resident_groups()})
+    return render_template(
+        "points/index.html",
+        points=presenters.describe(points),
+        coverage=services.coverage(),
+        groups={g.id: g for g in community_services.list_resident_groups()},
+    )
 
 
 def _point_form(point=None) -> PointForm:
@@ -100,9 +122,13 @@ def admin():
         done = _save(form)
         if done is not None:
             return done
-    return render_template("points/admin.html", form=form, points=presenters.describe(services.list_points()),
-                           coverage=services.coverage(),
-                           groups={g.id: g for g in community_services.list_resident_groups()})
+    return render_template(
+        "points/admin.html",
+        form=form,
+        points=presenters.describe(services.list_points()),
+        coverage=services.coverage(),
+        groups={g.id: g for g in community_services.list_resident_groups()},
+    )
 
 
 @blueprint.route("/admin/points/<int:point_id>", methods=["GET", "POST"])

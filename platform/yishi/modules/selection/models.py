@@ -77,7 +77,7 @@ class RoundCriterion(TenantMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("selection_rounds.id", ondelete="CASCADE"), nullable=False)
-    criterion_id: Mapped[int] = mapped_column(ForeignKey("selection_criteria.id", ondelete="RESTRICT"), nullable=False)
+    criterion_id: Mapped[int] = mapped_column(ForeignKey("selection_criteria.id", ondelete="CASCADE"), nullable=False)
     weight: Mapped[float] = mapped_column(Float, nullable=False)
 
 
@@ -112,11 +112,9 @@ class Score(TenantMixin, TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("selection_rounds.id", ondelete="CASCADE"), nullable=False)
-    candidate_id: Mapped[int] = mapped_column(
-        ForeignKey("selection_candidates.id", ondelete="CASCADE"), nullable=False
-    )
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("selection_candidates.id", ondelete="CASCADE"), nullable=False)
     evaluator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
-    criterion_id: Mapped[int] = mapped_column(ForeignKey("selection_criteria.id", ondelete="RESTRICT"), nullable=False)
+    criterion_id: Mapped[int] = mapped_column(ForeignKey("selection_criteria.id", ondelete="CASCADE"), nullable=False)
     score: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
