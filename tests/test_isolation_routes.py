@@ -151,6 +151,7 @@ OBJECT_IDS = {
 }
 STREET_OBJECT_IDS = {
     "token_id": lambda street: accounts.create_token(name="victim", scopes="all", street=street)[0].id,
+    "community_slug": _application_in,
 }
 
 
@@ -298,8 +299,9 @@ def test_street_api_token_of_another_street_answers_404(app, client, street, oth
         url = _fill(rule, "street_slug", other_street.slug, ids)
         for method in methods:
             assert client.open(url, method=method, headers=bearer(secret)).status_code == 404, url
-        own = _fill(rule, "street_slug", street.slug, ids)
-        assert client.get(own, headers=bearer(secret)).status_code == 200, own
+        if "GET" in methods and not _params(rule, "street_slug"):
+            own = _fill(rule, "street_slug", street.slug, ids)
+            assert client.get(own, headers=bearer(secret)).status_code == 200, own
 
 
 def test_community_token_cannot_use_the_street_api(client, community, street, token_for):

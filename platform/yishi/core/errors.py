@@ -55,6 +55,11 @@ class ValidationFailed(DomainError):
     title = _l("The data sent is not valid")
 
 
+# What a web form shows its user next to the fields. Not found and not allowed are not form errors:
+# they propagate to the 404/403 pages, so a stranger to a community learns nothing from a form.
+FORM_ERRORS = (ValidationFailed, ConflictError)
+
+
 def _status_titles() -> dict[int, str]:
     return {
         400: _("Bad request"),

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from yishi.core.db import db
-from yishi.core.errors import DomainError
+from yishi.core.errors import FORM_ERRORS
 from yishi.core.forms import show_domain_error
 from yishi.core.i18n import current_language
 from yishi.modules.accounts.auth import current_actor
@@ -70,7 +70,7 @@ def index():
             db.session.commit()
             flash(_("Category added."), "success")
             return redirect(url_for(".index"))
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             show_domain_error(form, error)
     return render_template(
@@ -112,7 +112,7 @@ def edit(category_id: int):
             db.session.commit()
             flash(_("Category saved."), "success")
             return redirect(url_for(".index"))
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             show_domain_error(form, error)
     return render_template("categories/edit.html", form=form, category=category)
@@ -127,7 +127,7 @@ def delete(category_id: int):
             services.delete_category(g.community, category, actor=current_actor())
             db.session.commit()
             flash(_("Category deleted."), "info")
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             flash(error.detail or str(error.title), "danger")
     return redirect(url_for(".index"))

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from yishi.core.db import db
-from yishi.core.errors import DomainError
+from yishi.core.errors import FORM_ERRORS
 from yishi.core.forms import show_domain_error
 from yishi.core.i18n import current_language
 from yishi.core.security import limiter
@@ -59,7 +59,7 @@ def register():
         try:
             community, user = services.register_community(data, user=user)
             db.session.commit()
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
@@ -105,7 +105,7 @@ def approve(community_slug: str):
             services.approve(community, actor=current_actor())
             db.session.commit()
             flash(_("%(name)s is approved and active.", name=community.name_zh), "success")
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             show_domain_error(None, error)
     return redirect(url_for(".applications"))
@@ -122,7 +122,7 @@ def reject(community_slug: str):
             services.reject(community, form.reason.data, actor=current_actor())
             db.session.commit()
             flash(_("%(name)s was rejected.", name=community.name_zh), "info")
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             show_domain_error(None, error)
     else:

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from yishi.core.db import db
-from yishi.core.errors import DomainError
+from yishi.core.errors import FORM_ERRORS
 from yishi.core.forms import show_domain_error
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.permissions import require
@@ -105,7 +105,7 @@ def _save(form: PointForm, point=None):
         else:
             services.update_point(g.community, point, data, actor=current_actor())
         db.session.commit()
-    except DomainError as error:
+    except FORM_ERRORS as error:
         db.session.rollback()
         show_domain_error(form, error)
         return None

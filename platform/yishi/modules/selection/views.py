@@ -15,7 +15,7 @@ from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
 from yishi.core.db import db, utcnow
-from yishi.core.errors import DomainError
+from yishi.core.errors import FORM_ERRORS, DomainError
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.forms import ActionForm
 from yishi.modules.accounts.models import CommunityMembership, CommunityRole, User
@@ -149,7 +149,7 @@ def criteria():
             db.session.commit()
             flash(_("Criterion “%(name)s” added.", name=criterion.name(_locale())), "success")
             return redirect(url_for(".criteria"))
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             _apply_errors(form, error)
     return _criteria_page(form, status=400 if form.errors else 200)
@@ -169,7 +169,7 @@ def edit_criterion(criterion_id: int):
             db.session.commit()
             flash(_("Criterion saved."), "success")
             return redirect(url_for(".criteria"))
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             _apply_errors(form, error)
     status = 400 if form.errors else 200
@@ -185,7 +185,7 @@ def remove_criterion(criterion_id: int):
     if ActionForm().validate_on_submit():
         try:
             outcome = services.remove_criterion(g.community, criterion, actor=actor)
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             messages = [m for messages in (error.errors or {}).values() for m in messages] or [error.detail]
             return _criteria_page(CriterionForm(formdata=None), criterion_errors={criterion_id: messages}, status=409)
@@ -215,7 +215,7 @@ def new_round():
             db.session.commit()
             flash(_("Round “%(title)s” opened.", title=selection_round.title), "success")
             return redirect(url_for(".show_round", round_id=selection_round.id))
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             _apply_errors(form, error)
     status = 400 if form.errors else 200
@@ -351,7 +351,7 @@ def nominate(round_id: int):
             db.session.commit()
             flash(_("Nomination recorded. Thank you."), "success")
             return redirect(url_for(".show_round", round_id=round_id, _anchor=f"candidate-{candidate.id}"))
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             _apply_errors(form, error)
     return _round_page(selection_round, nominate_form=form, status=400)
@@ -375,7 +375,7 @@ def score(round_id: int, candidate_id: int):
             db.session.commit()
             flash(_("Your scores are saved."), "success")
             return redirect(url_for(".show_round", round_id=round_id, _anchor=f"candidate-{candidate.id}"))
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             _apply_errors(form, error, rename={f"scores.{cid}": f"score_{cid}" for cid in criteria_ids})
     return _round_page(selection_round, score_forms={candidate.id: form}, status=400)
@@ -396,7 +396,7 @@ def evaluators(round_id: int):
             db.session.commit()
             flash(_("Evaluators saved."), "success")
             return redirect(url_for(".show_round", round_id=round_id, _anchor="evaluators"))
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             _apply_errors(form, error)
     return _round_page(selection_round, evaluators_form=form, status=400)
@@ -413,7 +413,7 @@ def close(round_id: int):
             services.close_round(g.community, selection_round, actor=actor)
             db.session.commit()
             flash(_("The round is closed. Its ranking is below."), "success")
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             flash(error.detail or str(error.title), "danger")
     return redirect(url_for(".show_round", round_id=round_id))
@@ -427,7 +427,7 @@ def appoint(round_id: int):
     selection_round = services.get_round(round_id)
     try:
         services.require_closed(selection_round)
-    except DomainError as error:
+    except FORM_ERRORS as error:
         flash(error.detail or str(error.title), "danger")
         return redirect(url_for(".show_round", round_id=round_id))
     form = _appoint_form(selection_round)
@@ -437,7 +437,7 @@ def appoint(round_id: int):
             db.session.commit()
             flash(_("Moderator appointed."), "success")
             return redirect(url_for(".show_round", round_id=round_id, _anchor="appointments"))
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             _apply_errors(form, error)
     return _round_page(selection_round, appoint_form=form, status=400)
@@ -472,7 +472,7 @@ def appointments():
                 db.session.commit()
                 flash(_("Moderator appointed."), "success")
                 return redirect(url_for(".appointments"))
-            except DomainError as error:
+            except FORM_ERRORS as error:
                 db.session.rollback()
                 _apply_errors(form, error)
         status = 400
@@ -502,7 +502,7 @@ def end_appointment(appointment_id: int):
             services.end_appointment(g.community, appointment, actor=actor)
             db.session.commit()
             flash(_("The appointment has ended. It stays in the history."), "info")
-        except DomainError as error:
+        except FORM_ERRORS as error:
             db.session.rollback()
             flash(error.detail or str(error.title), "danger")
     return redirect(url_for(".appointments"))
