@@ -29,6 +29,7 @@ def test_every_marked_string_has_a_zh_cn_translation():
     assert len(marked) > 100
     with (ROOT / "translations/zh_CN/LC_MESSAGES/messages.po").open("rb") as po:
         catalog = read_po(po)
+
     def translated(message_id):
         entry = catalog.get(message_id)
         if entry is None:

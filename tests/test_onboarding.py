@@ -169,3 +169,45 @@ def test_street_api_bulk_onboarding(client, street, other_street, token_for):
     assert rejected.status_code == 409  # already decided
     other = token_for(street=other_street)
     assert client.post(f"{base}/bulk-one/approve", headers=bearer(other)).status_code == 404
+
+
+def test_a_new_community_completes_its_checklist_on_the_web(client, street, create_user, login_as):
+    """From registration to a full checklist with pages only: groups, a point, a moderator."""
+    client.post("/register", data=FORM)
+    base = "/c/chunfeng"
+    refused = client.post(f"{base}/admin/groups", data={"code": "bad code", "name_zh": "", "name_en": "x"})
+    assert refused.status_code == 200 and "is-invalid" in refused.get_data(as_text=True)
+    for number in (1, 2):
+        client.post(
+            f"{base}/admin/groups",
+            data={
+                "code": f"g{number}",
+                "name_zh": f"第{number}组",
+                "name_en": f"Group {number}",
+                "household_count": "30",
+            },
+        )
+    duplicate = client.post(f"{base}/admin/groups", data={"code": "g1", "name_zh": "重", "name_en": "Dup"})
+    assert "is-invalid" in duplicate.get_data(as_text=True)
+    assert client.get(f"{base}/admin/groups").get_data(as_text=True).count('data-testid="resident-group"') == 2
+    checklist = client.get(f"{base}/admin/setup").get_data(as_text=True)
+    assert 'data-testid="checklist-resident_groups" data-done="yes"' in checklist
+    assert 'data-testid="checklist-coverage" data-done="no"' in checklist
+    community = _community("chunfeng")
+    with tenancy.community_scope(community.id):
+        from yishi.modules.communities.services import list_resident_groups
+
+        group_ids = [str(g.id) for g in list_resident_groups()]
+    client.post(
+        f"{base}/admin/points",
+        data={
+            "code": "main",
+            "name_zh": "主路议事点",
+            "name_en": "Main Road",
+            "resident_group_ids": group_ids,
+            "active": "y",
+        },
+    )
+    checklist = client.get(f"{base}/admin/setup").get_data(as_text=True)
+    assert 'data-testid="checklist-coverage" data-done="yes"' in checklist
+    assert 'data-testid="checklist-moderators" data-done="no"' in checklist

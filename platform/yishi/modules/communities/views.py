@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
 from yishi.core.audit import AuditEntry
 from yishi.core.db import db
+from yishi.core.errors import FORM_ERRORS
+from yishi.core.forms import show_domain_error
 from yishi.core.jobs import start_task
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.forms import ActionForm
 from yishi.modules.accounts.permissions import can, require, scopes_for
 from yishi.modules.communities import services, tasks
 from yishi.modules.communities.context import community_pages, street_pages
+from yishi.modules.communities.forms import ResidentGroupForm
 
 site = Blueprint("site", __name__)
 community_site = community_pages("community", __name__)
@@ -61,6 +64,33 @@ def home_page():
         coverage=coverage(),
         scopes=scopes_for(actor, community=community) if actor.user else frozenset(),
     )
+
+
+@community_site.route("/admin/groups", methods=["GET", "POST"])
+@login_required
+def resident_groups():
+    """The community's resident groups: the first step of its setup."""
+    actor = current_actor()
+    require(actor, "community:write", community=g.community)
+    form = ResidentGroupForm()
+    if form.validate_on_submit():
+        groups = services.list_resident_groups()
+        data = {
+            "code": form.code.data,
+            "name_zh": form.name_zh.data,
+            "name_en": form.name_en.data,
+            "household_count": form.household_count.data,
+            "position": len(groups) + 1,
+        }
+        try:
+            services.create_resident_group(g.community, data, actor=actor)
+            db.session.commit()
+            flash(_("Resident group added."), "success")
+            return redirect(url_for(".resident_groups"))
+        except FORM_ERRORS as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+    return render_template("communities/resident_groups.html", form=form, groups=services.list_resident_groups())
 
 
 @community_site.route("/admin/audit")

@@ -322,7 +322,7 @@ def checklist(community: Community) -> list[ChecklistItem]:
             _("%(count)d resident groups.", count=group_count)
             if group_count
             else _("Add the resident groups of the community."),
-            "community.home_page",
+            "community.resident_groups",
         ),
         ChecklistItem(
             "points",
@@ -337,7 +337,9 @@ def checklist(community: Community) -> list[ChecklistItem]:
             "coverage",
             bool(group_count) and not uncovered,
             _("Every group served by a point"),
-            _("%(count)d resident groups are served by no point.", count=len(uncovered))
+            _("Add resident groups first.")
+            if not group_count
+            else _("%(count)d resident groups are served by no point.", count=len(uncovered))
             if uncovered
             else _("Every resident group is served by a point."),
             "points.admin",
@@ -355,7 +357,7 @@ def checklist(community: Community) -> list[ChecklistItem]:
             "criteria",
             bool(criteria),
             _("Moderator selection criteria"),
-            ", ".join(c.name_zh for c in criteria) if criteria else _("Set the criteria moderators are chosen by."),
+            "、".join(c.name_zh for c in criteria) if criteria else _("Set the criteria moderators are chosen by."),
             "selection.criteria",
         ),
         ChecklistItem(
