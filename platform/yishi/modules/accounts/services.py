@@ -11,6 +11,7 @@ import re
 import secrets
 from datetime import timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -34,6 +35,10 @@ MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "ys_"  # noqa: S105 - a public marker, not a secret
 # A real hash to check against when the account does not exist, so both paths take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def _hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
 
 def normalise_email(email: str) -> str:
@@ -89,7 +94,7 @@ def create_user(
         name=name.strip(),
         phone=phone,
         locale=locale,
-        password_hash=generate_password_hash(password),
+        password_hash=_hash_password(password),
         is_platform_admin=is_platform_admin,
     )
     db.session.add(user)
@@ -99,7 +104,7 @@ def create_user(
 
 def set_password(user: User, password: str) -> None:
     validate_password(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = _hash_password(password)
     user.session_generation += 1
 
 
