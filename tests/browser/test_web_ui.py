@@ -172,6 +172,8 @@ def test_every_request_stays_on_the_server(live_server, contexts):
     expect(page.get_by_test_id("community-name")).to_have_text("Shilipu Community")
     page.goto("/s/chengdong/")
     page.goto("/api/v1/docs")
+    # Swagger UI fetches the OpenAPI document after load: wait for it to render before leaving.
+    expect(page.locator("#swagger-ui .info .title")).to_contain_text("Yishi API")
     page.goto("/c/shilipu/")
     switch_language(page, "zh_CN")
     open_menu(page)
