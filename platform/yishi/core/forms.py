@@ -7,11 +7,13 @@ from flask import flash
 from yishi.core.errors import DomainError
 
 
-def show_domain_error(form, error: DomainError) -> None:
-    """Put a service's field errors on the form's fields; anything else becomes a flash message."""
+def show_domain_error(form, error: DomainError, rename: dict[str, str] | None = None) -> None:
+    """Put a service's field errors on the form's fields (``rename`` maps a service's field name to
+    the form's); anything else becomes a flash message."""
     unplaced = []
-    for field, messages in (error.errors or {}).items():
-        target = getattr(form, field, None) if form is not None else None
+    for key, messages in (error.errors or {}).items():
+        field = (rename or {}).get(key, key)
+        target = form._fields.get(field) if form is not None and field not in ("csrf_token", "submit") else None
         if target is not None and hasattr(target, "errors"):
             target.errors = list(target.errors) + list(messages)
         else:

@@ -136,6 +136,14 @@ def get_owned(model: type, object_id: int | None):
     return db.session.execute(select(model).where(model.id == object_id)).scalar_one_or_none()
 
 
+def code_taken(model: type, code: str, *, except_id: int | None = None) -> bool:
+    """Whether another row of ``model`` in the community in scope already uses ``code``."""
+    statement = select(model.id).where(model.code == code)
+    if except_id is not None:
+        statement = statement.where(model.id != except_id)
+    return db.session.execute(statement).first() is not None
+
+
 # --- enforcement -------------------------------------------------------------------------------
 
 

@@ -96,13 +96,6 @@ def apply_template(community, name: str, *, actor: Actor = SYSTEM) -> list[Categ
     return added
 
 
-def _code_taken(code: str, except_id: int | None = None) -> bool:
-    statement = select(Category.id).where(Category.code == code)
-    if except_id is not None:
-        statement = statement.where(Category.id != except_id)
-    return db.session.execute(statement).first() is not None
-
-
 def _taken_error() -> ConflictError:
     message = _("A category with this code already exists.")
     return ConflictError(message, errors={"code": [message]})
@@ -110,7 +103,7 @@ def _taken_error() -> ConflictError:
 
 def create_category(community, data: dict, *, actor: Actor) -> Category:
     require(actor, "community:write", community=community)
-    if _code_taken(data["code"]):
+    if tenancy.code_taken(Category, data["code"]):
         raise _taken_error()
     category = Category(community_id=community.id, **data)
     db.session.add(category)
@@ -123,7 +116,7 @@ def update_category(community, category: Category, data: dict, *, actor: Actor) 
     """Rename, retarget, (de)activate. The code may change only while no matter uses the category."""
     require(actor, "community:write", community=community)
     if "code" in data and data["code"] != category.code:
-        if _code_taken(data["code"], except_id=category.id):
+        if tenancy.code_taken(Category, data["code"], except_id=category.id):
             raise _taken_error()
         if is_used(category):
             raise ValidationFailed(errors={"code": [_("The code of a category in use cannot change.")]})

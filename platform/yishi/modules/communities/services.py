@@ -79,17 +79,10 @@ def get_resident_group(group_id: int) -> ResidentGroup:
 # --- changing ---------------------------------------------------------------------------------------
 
 
-def _code_taken(code: str, *, except_id: int | None = None) -> bool:
-    statement = select(ResidentGroup.id).where(ResidentGroup.code == code)
-    if except_id is not None:
-        statement = statement.where(ResidentGroup.id != except_id)
-    return db.session.execute(statement).first() is not None
-
-
 def create_resident_group(community: Community, data: dict, *, actor: Actor) -> ResidentGroup:
     """Add a resident group to the community in scope."""
     require(actor, "community:write", community=community)
-    if _code_taken(data["code"]):
+    if tenancy.code_taken(ResidentGroup, data["code"]):
         raise ConflictError(
             _("A resident group with this code already exists."),
             errors={"code": [_("A resident group with this code already exists.")]},
@@ -103,7 +96,7 @@ def create_resident_group(community: Community, data: dict, *, actor: Actor) -> 
 
 def update_resident_group(community: Community, group: ResidentGroup, data: dict, *, actor: Actor) -> ResidentGroup:
     require(actor, "community:write", community=community)
-    if "code" in data and _code_taken(data["code"], except_id=group.id):
+    if "code" in data and tenancy.code_taken(ResidentGroup, data["code"], except_id=group.id):
         raise ConflictError(
             _("A resident group with this code already exists."),
             errors={"code": [_("A resident group with this code already exists.")]},

@@ -116,13 +116,6 @@ def _set_groups(point: Point, group_ids: list[int]) -> None:
     db.session.flush()
 
 
-def _code_taken(code: str, except_id: int | None = None) -> bool:
-    statement = select(Point.id).where(Point.code == code)
-    if except_id is not None:
-        statement = statement.where(Point.id != except_id)
-    return db.session.execute(statement).first() is not None
-
-
 def _taken() -> ConflictError:
     message = _("A deliberation point with this code already exists.")
     return ConflictError(message, errors={"code": [message]})
@@ -134,7 +127,7 @@ def create_point(community, data: dict, *, actor: Actor = SYSTEM) -> Point:
         require(actor, "community:write", community=community)
     data = dict(data)
     group_ids = _check_groups(data.pop("resident_group_ids", []))
-    if _code_taken(data["code"]):
+    if tenancy.code_taken(Point, data["code"]):
         raise _taken()
     point = Point(community_id=community.id, **data)
     db.session.add(point)
@@ -149,7 +142,7 @@ def update_point(community, point: Point, data: dict, *, actor: Actor = SYSTEM) 
         require(actor, "community:write", community=community)
     data = dict(data)
     group_ids = _check_groups(data.pop("resident_group_ids")) if "resident_group_ids" in data else None
-    if "code" in data and _code_taken(data["code"], except_id=point.id):
+    if "code" in data and tenancy.code_taken(Point, data["code"], except_id=point.id):
         raise _taken()
     changed = sorted(key for key, value in data.items() if getattr(point, key) != value)
     for key in changed:

@@ -15,7 +15,8 @@ from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
 from yishi.core.db import db, utcnow
-from yishi.core.errors import FORM_ERRORS, DomainError
+from yishi.core.errors import FORM_ERRORS
+from yishi.core.forms import show_domain_error
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.forms import ActionForm
 from yishi.modules.accounts.models import CommunityMembership, CommunityRole, User
@@ -44,21 +45,6 @@ def _labels():
 
 def _locale() -> str:
     return str(get_locale())
-
-
-def _apply_errors(form, error: DomainError, rename: dict[str, str] | None = None) -> None:
-    """Put a service's field errors on the form's fields; what belongs to no field is flashed."""
-    unplaced = []
-    for key, messages in (error.errors or {}).items():
-        name = (rename or {}).get(key, key)
-        if name in form._fields and name not in ("csrf_token", "submit"):
-            form[name].errors = [*form[name].errors, *messages]
-        else:
-            unplaced.extend(messages)
-    if not error.errors:
-        unplaced.append(error.detail or str(error.title))
-    for message in unplaced:
-        flash(message, "danger")
 
 
 # --- members, as shown in choices -------------------------------------------------------------------------
@@ -151,7 +137,7 @@ def criteria():
             return redirect(url_for(".criteria"))
         except FORM_ERRORS as error:
             db.session.rollback()
-            _apply_errors(form, error)
+            show_domain_error(form, error)
     return _criteria_page(form, status=400 if form.errors else 200)
 
 
@@ -171,7 +157,7 @@ def edit_criterion(criterion_id: int):
             return redirect(url_for(".criteria"))
         except FORM_ERRORS as error:
             db.session.rollback()
-            _apply_errors(form, error)
+            show_domain_error(form, error)
     status = 400 if form.errors else 200
     return render_template("selection/criterion_edit.html", form=form, criterion=criterion), status
 
@@ -217,7 +203,7 @@ def new_round():
             return redirect(url_for(".show_round", round_id=selection_round.id))
         except FORM_ERRORS as error:
             db.session.rollback()
-            _apply_errors(form, error)
+            show_domain_error(form, error)
     status = 400 if form.errors else 200
     return (
         render_template(
@@ -353,7 +339,7 @@ def nominate(round_id: int):
             return redirect(url_for(".show_round", round_id=round_id, _anchor=f"candidate-{candidate.id}"))
         except FORM_ERRORS as error:
             db.session.rollback()
-            _apply_errors(form, error)
+            show_domain_error(form, error)
     return _round_page(selection_round, nominate_form=form, status=400)
 
 
@@ -377,7 +363,7 @@ def score(round_id: int, candidate_id: int):
             return redirect(url_for(".show_round", round_id=round_id, _anchor=f"candidate-{candidate.id}"))
         except FORM_ERRORS as error:
             db.session.rollback()
-            _apply_errors(form, error, rename={f"scores.{cid}": f"score_{cid}" for cid in criteria_ids})
+            show_domain_error(form, error, rename={f"scores.{cid}": f"score_{cid}" for cid in criteria_ids})
     return _round_page(selection_round, score_forms={candidate.id: form}, status=400)
 
 
@@ -398,7 +384,7 @@ def evaluators(round_id: int):
             return redirect(url_for(".show_round", round_id=round_id, _anchor="evaluators"))
         except FORM_ERRORS as error:
             db.session.rollback()
-            _apply_errors(form, error)
+            show_domain_error(form, error)
     return _round_page(selection_round, evaluators_form=form, status=400)
 
 
@@ -439,7 +425,7 @@ def appoint(round_id: int):
             return redirect(url_for(".show_round", round_id=round_id, _anchor="appointments"))
         except FORM_ERRORS as error:
             db.session.rollback()
-            _apply_errors(form, error)
+            show_domain_error(form, error)
     return _round_page(selection_round, appoint_form=form, status=400)
 
 
@@ -474,7 +460,7 @@ def appointments():
                 return redirect(url_for(".appointments"))
             except FORM_ERRORS as error:
                 db.session.rollback()
-                _apply_errors(form, error)
+                show_domain_error(form, error)
         status = 400
     elif can_write:
         form = _appoint_form(None, formdata=False)
