@@ -1076,3 +1076,27 @@ def test_round_criteria_rows_reference_the_communitys_criteria(community, people
     with scope(community):
         rows = db.session.execute(select(RoundCriterion).where(RoundCriterion.round_id == round_id)).scalars().all()
         assert {row.criterion_id for row in rows} == set(criterion_ids(community).values())
+
+
+def test_terms_follow_the_communitys_calendar_not_utc(community, create_user):
+    """At 20:00 UTC on 1 March it is already 2 March in Shilipu: a term starting 2 March has begun."""
+    from datetime import UTC, date, datetime
+
+    import time_machine
+
+    from yishi.modules.accounts.permissions import Actor
+    from yishi.modules.points.models import Point
+    from yishi.modules.selection import services as selection
+
+    admin = Actor(user=create_user(community=community, role="admin"))
+    moderator = create_user(community=community, role="resident", name="王建国")
+    with tenancy.community_scope(community.id):
+        point = Point(code="clock", name_zh="议事点", name_en="Point")
+        db.session.add(point)
+        db.session.flush()
+        selection.appoint(community, user_id=moderator.id, point_id=point.id, term_start=date(2026, 3, 2), actor=admin)
+        with time_machine.travel(datetime(2026, 3, 1, 20, 0, tzinfo=UTC), tick=False):
+            assert selection.community_today() == date(2026, 3, 2)
+            assert [user.name for _appointment, user in selection.active_moderators(point.id)] == ["王建国"]
+        with time_machine.travel(datetime(2026, 3, 1, 15, 0, tzinfo=UTC), tick=False):
+            assert selection.active_moderators(point.id) == []

@@ -1083,10 +1083,20 @@ def end_appointment(community, appointment: Appointment, *, actor: Actor) -> App
     return appointment
 
 
+def community_today() -> date:
+    """Today's date where the community in scope is (Asia/Shanghai by default), not in UTC."""
+    from zoneinfo import ZoneInfo
+
+    from yishi.modules.communities.models import Community
+
+    community = db.session.get(Community, tenancy.require_community_id())
+    return utcnow().astimezone(ZoneInfo(community.time_zone)).date()
+
+
 def active_moderators(point_id: int | None = None, on: date | None = None) -> list[tuple[Appointment, User]]:
     """The moderators serving on ``on`` (default: today, UTC) in the community in scope, or at one
     point: appointments not ended whose term covers that day, by point (display order) then name."""
-    on = on or utcnow().date()
+    on = on or community_today()
     statement = (
         select(Appointment, User)
         .join(User, User.id == Appointment.user_id)

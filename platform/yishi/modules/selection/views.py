@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
-from yishi.core.db import db, utcnow
+from yishi.core.db import db
 from yishi.core.errors import FORM_ERRORS
 from yishi.core.forms import show_domain_error
 from yishi.modules.accounts.auth import current_actor
@@ -250,7 +250,7 @@ def _appoint_form(selection_round: SelectionRound | None, *, formdata=True) -> A
         form = AppointForm(
             prefix="appoint",
             formdata=None,
-            term_start=utcnow().date(),
+            term_start=services.community_today(),
             point_id=selection_round.point_id if selection_round is not None else None,
         )
     if selection_round is None:
