@@ -122,6 +122,19 @@ def _point_code_of(community):
     return "victim-point-by-code"
 
 
+def _calendar_day_of(community):
+    """A date (a different one per community) that the community overrides in its calendar."""
+    from datetime import timedelta
+
+    from yishi.modules.calendar.models import CalendarDay
+
+    day = date(2031, 1, 1) + timedelta(days=community.id)
+    with tenancy.community_scope(community.id):
+        db.session.add(CalendarDay(day=day, is_workday=True, note="victim"))
+        db.session.flush()
+    return day.isoformat()
+
+
 def _application_in(street):
     from yishi.modules.communities.models import Community, CommunityStatus
 
@@ -148,6 +161,7 @@ OBJECT_IDS = {
     "criterion_id": _selection_criterion_of,
     "candidate_id": _selection_candidate_of,
     "appointment_id": _appointment_of,
+    "day": _calendar_day_of,
 }
 STREET_OBJECT_IDS = {
     "token_id": lambda street: accounts.create_token(name="victim", scopes="all", street=street)[0].id,

@@ -13,6 +13,7 @@ from yishi.core.db import db
 from yishi.core.tenancy import TenantMixin, TenantScopeError
 from yishi.modules.accounts import services as accounts
 from yishi.modules.accounts.models import CommunityMembership, CommunityRole
+from yishi.modules.calendar.models import CalendarDay
 from yishi.modules.categories.models import Category
 from yishi.modules.communities.models import ResidentGroup
 from yishi.modules.points.models import Point, PointResidentGroup
@@ -115,6 +116,10 @@ def _make_category(community, tag):
     return Category(code=f"c{tag}", name_zh=f"分类{tag}", name_en=f"Category {tag}")
 
 
+def _make_calendar_day(community, tag):
+    return CalendarDay(day=date(2030, 1, 1 if tag == "a" else 2), is_workday=tag == "a", note=f"note {tag}")
+
+
 def _make_point(community, tag):
     return Point(code=f"p{tag}", name_zh=f"议事点{tag}", name_en=f"Point {tag}")
 
@@ -128,6 +133,7 @@ def _make_point_group(community, tag):
 
 
 FACTORIES = {
+    CalendarDay: _make_calendar_day,
     Category: _make_category,
     Point: _make_point,
     PointResidentGroup: _make_point_group,

@@ -16,7 +16,17 @@ __all__ = ["create_app"]
 
 # Feature modules, in the order their blueprints register. Each may have views.py (pages) with
 # ``blueprint``-named Flask blueprints, api.py with flask-smorest blueprints, and tasks.py with jobs.
-MODULES = ("accounts", "communities", "tasks", "notifications", "categories", "points", "selection", "onboarding")
+MODULES = (
+    "accounts",
+    "communities",
+    "tasks",
+    "notifications",
+    "categories",
+    "points",
+    "selection",
+    "onboarding",
+    "calendar",
+)
 
 bootstrap = Bootstrap5()
 migrate = Migrate(compare_type=True, render_as_batch=True)

@@ -37,6 +37,16 @@ class CommunityKind(enum.StrEnum):
     MIXED = "mixed"
 
 
+class TargetClock(enum.StrEnum):
+    """How matter targets count: every minute, or only the working hours of working days."""
+
+    AROUND_THE_CLOCK = "around_the_clock"  # 全天候计时
+    WORKING_HOURS = "working_hours"  # 按工作时间计时
+
+
+DEFAULT_WORKING_HOURS = "08:30-17:30"
+
+
 class Street(TimestampMixin, db.Model):
     """A street office (街道办事处): oversees and compares the communities under it."""
 
@@ -82,6 +92,12 @@ class Community(TimestampMixin, db.Model):
     applied_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     decision_reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    target_clock: Mapped[TargetClock] = mapped_column(
+        Enum(TargetClock, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        nullable=False,
+        default=TargetClock.AROUND_THE_CLOCK,
+    )
+    working_hours: Mapped[str] = mapped_column(String(11), nullable=False, default=DEFAULT_WORKING_HOURS)
 
     street: Mapped[Street] = relationship(back_populates="communities")
 

@@ -1085,12 +1085,10 @@ def end_appointment(community, appointment: Appointment, *, actor: Actor) -> App
 
 def community_today() -> date:
     """Today's date where the community in scope is (Asia/Shanghai by default), not in UTC."""
-    from zoneinfo import ZoneInfo
-
+    from yishi.modules.calendar.services import today_in
     from yishi.modules.communities.models import Community
 
-    community = db.session.get(Community, tenancy.require_community_id())
-    return utcnow().astimezone(ZoneInfo(community.time_zone)).date()
+    return today_in(db.session.get(Community, tenancy.require_community_id()))
 
 
 def active_moderators(point_id: int | None = None, on: date | None = None) -> list[tuple[Appointment, User]]:
