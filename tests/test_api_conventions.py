@@ -67,7 +67,7 @@ def test_validation_errors_are_422_with_field_messages_in_both_languages(client,
     errors = english.get_json()["errors"]
     assert set(errors) == {"code", "name_zh", "name_en", "household_count", "surprise"}
     assert errors["name_zh"] == ["This field is required."]
-    assert errors["household_count"] == ["Must be at least 0."]
+    assert errors["household_count"] == ["Must be between 0 and 100000."]
     chinese = client.post(_groups_url(community), headers={**bearer(secret), "Accept-Language": "zh-CN"}, json=bad)
     zh_errors = chinese.get_json()["errors"]
     assert zh_errors["name_zh"] == ["此项为必填项。"]
@@ -222,3 +222,19 @@ def test_api_times_are_iso_8601_with_offset(client, community, token_for):
     body = client.get(f"/api/v1/communities/{community.slug}/tasks/{task.id}", headers=bearer(secret)).get_json()
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$", body["created_at"]), body
     json.dumps(body)
+
+
+def test_out_of_range_numbers_are_refused_not_a_database_error(client, community, token_for):
+    """Found by fuzzing the OpenAPI document: ids and pages past the database's integers used to 500."""
+    secret = token_for(community=community)
+    huge = 2**80
+    group = client.get(f"/api/v1/communities/{community.slug}/resident-groups/{huge}", headers=bearer(secret))
+    assert group.status_code == 404 and group.mimetype == "application/problem+json"
+    page = client.get(f"/api/v1/communities/{community.slug}/resident-groups?page={huge}", headers=bearer(secret))
+    assert page.status_code == 422 and "page" in page.get_json()["errors"]
+    point = client.post(
+        f"/api/v1/communities/{community.slug}/points",
+        headers=bearer(secret),
+        json={"code": "big", "name_zh": "大", "name_en": "Big", "resident_group_ids": [huge, -1]},
+    )
+    assert point.status_code == 422 and "resident_group_ids.0" in point.get_json()["errors"]

@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from flask_bootstrap import Bootstrap5
 from flask_migrate import Migrate
+from werkzeug.routing import IntegerConverter
 
 from yishi.config import load_config
 
@@ -28,6 +29,14 @@ MODULES = (
     "calendar",
 )
 
+
+class BoundedIntegerConverter(IntegerConverter):
+    def __init__(self, url_map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002 - werkzeug's names
+        from yishi.core.schemas import MAX_ID
+
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=MAX_ID if max is None else max, signed=signed)
+
+
 bootstrap = Bootstrap5()
 migrate = Migrate(compare_type=True, render_as_batch=True)
 
@@ -43,6 +52,8 @@ def create_app(config: dict | None = None) -> Flask:
     instance_path = os.environ.get("YISHI_INSTANCE_PATH") or str(project_root() / "instance")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     app.config.update(load_config(Path(app.instance_path), config))
+    # `<int:...>` in every route: ids beyond the database's integer answer 404, not a database error.
+    app.url_map.converters["int"] = BoundedIntegerConverter
 
     db_init_app(app)
     migrate.init_app(app, db, directory=app.config["MIGRATIONS_PATH"])

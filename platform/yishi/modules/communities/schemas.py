@@ -23,7 +23,7 @@ class ResidentGroupSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
     name_zh = ma.fields.String(required=True, validate=_name)
     name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=160))
-    household_count = ma.fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    household_count = ma.fields.Integer(allow_none=True, validate=validate.Range(min=0, max=100_000))
     position = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
 
 
@@ -73,7 +73,7 @@ class CommunityFileSchema(ma.Schema):
     kind = ma.fields.Enum(CommunityKind, by_value=True, load_default=CommunityKind.URBAN)
     time_zone = ma.fields.String(load_default="Asia/Shanghai", validate=_time_zone)
     default_locale = ma.fields.String(load_default="zh_CN", validate=validate.OneOf(["zh_CN", "en"]))
-    resident_count = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
+    resident_count = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
     status = ma.fields.Enum(CommunityStatus, by_value=True, load_default=None)
     description_zh = ma.fields.String(load_default="")
     description_en = ma.fields.String(load_default="")

@@ -10,6 +10,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from yishi.core.api import PageArgsSchema
+from yishi.core.schemas import Id
 from yishi.modules.selection.models import RoundStatus
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -63,10 +64,10 @@ class RoundQueryArgsSchema(PageArgsSchema):
 
 class RoundCreateSchema(ma.Schema):
     title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
-    point_id = ma.fields.Integer(load_default=None, allow_none=True, metadata={"description": "None: whole community"})
+    point_id = Id(load_default=None, allow_none=True, metadata={"description": "None: whole community"})
     scale_min = ma.fields.Integer(load_default=1, validate=_scale)
     scale_max = ma.fields.Integer(load_default=5, validate=_scale)
-    evaluator_ids = ma.fields.List(ma.fields.Integer(), load_default=list)
+    evaluator_ids = ma.fields.List(Id(), load_default=list)
 
 
 class RoundSchema(ma.Schema):
@@ -141,16 +142,16 @@ class RoundDetailSchema(RoundSchema):
 
 
 class EvaluatorsSchema(ma.Schema):
-    user_ids = ma.fields.List(ma.fields.Integer(), required=True)
+    user_ids = ma.fields.List(Id(), required=True)
 
 
 # --- candidates --------------------------------------------------------------------------------------
 
 
 class CandidateCreateSchema(ma.Schema):
-    user_id = ma.fields.Integer(required=True, metadata={"description": "The member nominated."})
+    user_id = Id(required=True, metadata={"description": "The member nominated."})
     reason = ma.fields.String(required=True, validate=validate.Length(max=2000))
-    nominated_by_id = ma.fields.Integer(
+    nominated_by_id = Id(
         load_default=None, allow_none=True, metadata={"description": "The member who nominated, if known."}
     )
 
@@ -169,14 +170,14 @@ class CandidateSchema(ma.Schema):
 
 
 class AppointmentQueryArgsSchema(PageArgsSchema):
-    point_id = ma.fields.Integer()
+    point_id = Id()
     current = ma.fields.Boolean(metadata={"description": "true: only appointments not ended"})
 
 
 class AppointmentCreateSchema(ma.Schema):
-    user_id = ma.fields.Integer(required=True)
-    point_id = ma.fields.Integer(required=True)
-    round_id = ma.fields.Integer(
+    user_id = Id(required=True)
+    point_id = Id(required=True)
+    round_id = Id(
         load_default=None,
         allow_none=True,
         metadata={"description": "The closed round the moderator was selected in; null for a direct appointment."},
