@@ -238,3 +238,23 @@ def test_out_of_range_numbers_are_refused_not_a_database_error(client, community
         json={"code": "big", "name_zh": "大", "name_en": "Big", "resident_group_ids": [huge, -1]},
     )
     assert point.status_code == 422 and "resident_group_ids.0" in point.get_json()["errors"]
+
+
+def test_nul_characters_are_refused_at_the_door(client, community, token_for):
+    """Found by fuzzing on PostgreSQL, whose text cannot hold NUL: these were 500s."""
+    secret = token_for(community=community)
+    body = client.post(
+        f"/api/v1/communities/{community.slug}/resident-groups",
+        headers=bearer(secret),
+        json={"code": "nul", "name_zh": "零\x00字符", "name_en": "Nul"},
+    )
+    assert body.status_code == 400 and body.mimetype == "application/problem+json"
+    assert "NUL" in body.get_json()["detail"] or "空字符" in body.get_json()["detail"]
+    path = client.get("/api/v1/communities/a%00b", headers=bearer(secret))
+    assert path.status_code == 400
+    page = client.get("/c/%00/")
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    form = client.post("/login", data={"email": "a\x00@b.example", "password": "x"})
+    assert form.status_code == 400
+    with tenancy.community_scope(community.id):
+        assert db.session.execute(select(func.count()).where(ResidentGroup.code == "nul")).scalar_one() == 0

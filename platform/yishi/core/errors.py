@@ -187,6 +187,10 @@ def render_error_page(status: int, detail: str | None = None) -> tuple[str, int]
 
 def http_error_response(error: HTTPException) -> Response | tuple[str, int]:
     status = error.code or 500
+    if status >= 500:
+        from yishi.core.db import db
+
+        db.session.rollback()  # the failed transaction must not break the error page's own queries
     # Keep what the exception says about itself (Allow on 405, WWW-Authenticate on 401, Retry-After on 429).
     headers = {key: value for key, value in error.get_headers() if key.lower() != "content-type"}
     if status == 405 and getattr(error, "valid_methods", None):
