@@ -29,7 +29,8 @@ def tokens(community, street, token_for):
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same cases every run, so CI is repeatable; run `st run` for wider exploration.
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_operation_answers_500(case, tokens, community, street):
     case.path_parameters = {**(case.path_parameters or {})}
     if "community_slug" in case.path_parameters and "/streets/" not in case.path:
