@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import flash
 
-from yishi.core.errors import DomainError
+from yishi.core.db import db
+from yishi.core.errors import FORM_ERRORS, DomainError
 
 
 def show_domain_error(form, error: DomainError, rename: dict[str, str] | None = None) -> None:
@@ -20,3 +23,17 @@ def show_domain_error(form, error: DomainError, rename: dict[str, str] | None = 
             unplaced.extend(messages)
     if unplaced or not error.errors:
         flash(" ".join(unplaced) or error.detail or str(error.title), "danger")
+
+
+def perform(action: Callable[[], object], *, success: str, category: str = "success") -> bool:
+    """A button's use-case: commit and flash ``success``; or, when the service refuses, roll back and
+    flash why. Not-found and not-allowed propagate to their pages."""
+    try:
+        action()
+        db.session.commit()
+    except FORM_ERRORS as error:
+        db.session.rollback()
+        show_domain_error(None, error)
+        return False
+    flash(success, category)
+    return True

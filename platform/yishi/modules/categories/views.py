@@ -8,7 +8,7 @@ from flask_login import login_required
 
 from yishi.core.db import db
 from yishi.core.errors import FORM_ERRORS
-from yishi.core.forms import show_domain_error
+from yishi.core.forms import perform, show_domain_error
 from yishi.core.i18n import current_language
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.forms import ActionForm
@@ -121,13 +121,13 @@ def edit(category_id: int):
 @blueprint.route("/admin/categories/<int:category_id>/delete", methods=["POST"])
 @login_required
 def delete(category_id: int):
+    actor = current_actor()
+    require(actor, "community:write", community=g.community)
     if ActionForm().validate_on_submit():
         category = services.get_category(category_id)
-        try:
-            services.delete_category(g.community, category, actor=current_actor())
-            db.session.commit()
-            flash(_("Category deleted."), "info")
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            flash(error.detail or str(error.title), "danger")
+        perform(
+            lambda: services.delete_category(g.community, category, actor=actor),
+            success=_("Category deleted."),
+            category="info",
+        )
     return redirect(url_for(".index"))

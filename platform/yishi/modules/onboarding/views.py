@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user
 
 from yishi.core.db import db
 from yishi.core.errors import FORM_ERRORS
-from yishi.core.forms import show_domain_error
+from yishi.core.forms import perform, show_domain_error
 from yishi.core.i18n import current_language
 from yishi.core.security import limiter
 from yishi.modules.accounts import services as accounts
@@ -101,13 +101,10 @@ def approve(community_slug: str):
     require(current_actor(), "street:write", street=g.street)
     community = services.community_of_street(g.street, community_slug)
     if ActionForm().validate_on_submit():
-        try:
-            services.approve(community, actor=current_actor())
-            db.session.commit()
-            flash(_("%(name)s is approved and active.", name=community.name_zh), "success")
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(None, error)
+        perform(
+            lambda: services.approve(community, actor=current_actor()),
+            success=_("%(name)s is approved and active.", name=community.name_zh),
+        )
     return redirect(url_for(".applications"))
 
 
@@ -118,13 +115,11 @@ def reject(community_slug: str):
     community = services.community_of_street(g.street, community_slug)
     form = RejectForm()
     if form.validate_on_submit():
-        try:
-            services.reject(community, form.reason.data, actor=current_actor())
-            db.session.commit()
-            flash(_("%(name)s was rejected.", name=community.name_zh), "info")
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(None, error)
+        perform(
+            lambda: services.reject(community, form.reason.data, actor=current_actor()),
+            success=_("%(name)s was rejected.", name=community.name_zh),
+            category="info",
+        )
     else:
         flash(_("Say why, so the community can apply again."), "danger")
     return redirect(url_for(".applications"))

@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 
 from yishi.core.db import db
 from yishi.core.errors import FORM_ERRORS
-from yishi.core.forms import show_domain_error
+from yishi.core.forms import perform, show_domain_error
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.forms import ActionForm
 from yishi.modules.accounts.models import CommunityMembership, CommunityRole, User
@@ -395,13 +395,10 @@ def close(round_id: int):
     require(actor, "selection:write", community=g.community)
     selection_round = services.get_round(round_id)
     if ActionForm().validate_on_submit():
-        try:
-            services.close_round(g.community, selection_round, actor=actor)
-            db.session.commit()
-            flash(_("The round is closed. Its ranking is below."), "success")
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            flash(error.detail or str(error.title), "danger")
+        perform(
+            lambda: services.close_round(g.community, selection_round, actor=actor),
+            success=_("The round is closed. Its ranking is below."),
+        )
     return redirect(url_for(".show_round", round_id=round_id))
 
 
@@ -484,11 +481,9 @@ def end_appointment(appointment_id: int):
     require(actor, "selection:write", community=g.community)
     appointment = services.get_appointment(appointment_id)
     if ActionForm().validate_on_submit():
-        try:
-            services.end_appointment(g.community, appointment, actor=actor)
-            db.session.commit()
-            flash(_("The appointment has ended. It stays in the history."), "info")
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            flash(error.detail or str(error.title), "danger")
+        perform(
+            lambda: services.end_appointment(g.community, appointment, actor=actor),
+            success=_("The appointment has ended. It stays in the history."),
+            category="info",
+        )
     return redirect(url_for(".appointments"))
