@@ -27,6 +27,7 @@ MODULES = (
     "selection",
     "onboarding",
     "calendar",
+    "matters",
 )
 
 

@@ -80,6 +80,12 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": "5 per minute; 20 per hour",
+        # Matter intake, per IP and per reporter phone (CONTRACT.md, "HTTP conventions").
+        "INTAKE_RATE_LIMIT": "20 per hour",
+        "INTAKE_PHONE_RATE_LIMIT": "5 per hour",
+        # Uploaded photos: a local folder by default (core/storage.py is the interface to replace).
+        "STORAGE_PATH": os.environ.get("YISHI_STORAGE_PATH") or str(instance_path / "uploads"),
+        "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,  # six 5 MB photos and the form around them
         "IDEMPOTENCY_TTL_HOURS": 24,
         # werkzeug's scrypt (N=2**15). Tests use a cheaper scrypt: same code path, a fraction of the time.
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1" if testing else "scrypt",

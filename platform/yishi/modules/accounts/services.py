@@ -45,6 +45,14 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def mask_name(name: str | None) -> str:
+    """张** : the family name, not the person."""
+    name = (name or "").strip()
+    if not name:
+        return ""
+    return name[0] + "*" * max(1, min(len(name) - 1, 3))
+
+
 def mask_phone(phone: str | None) -> str:
     """138****1234: enough to recognise, not enough to call."""
     if not phone:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
+from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from yishi.modules.calendar.schemas import WORKING_HOURS_MESSAGE, parse_working_hours
 from yishi.modules.communities.models import TargetClock
@@ -34,6 +34,11 @@ class ClockForm(FlaskForm):
         _l("Working hours"),
         description=_l("Opening and closing time, e.g. 08:30-17:30"),
         validators=[DataRequired()],
+    )
+    auto_close_days = IntegerField(
+        _l("Close resolved matters after (days)"),
+        description=_l("A resolved matter its reporter has not confirmed closes by itself after this many days."),
+        validators=[DataRequired(message=_l("Enter a number of days from 1 to 90.")), NumberRange(min=1, max=90)],
     )
     submit = SubmitField(_l("Save the settings"))
 

@@ -89,6 +89,10 @@ class ClockSettingsSchema(ma.Schema):
 
     target_clock = ma.fields.Enum(TargetClock, by_value=True, required=True)
     working_hours = ma.fields.String(required=True, validate=validate_working_hours)
+    auto_close_days = ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=90),
+        metadata={"description": "a resolved matter not confirmed by its reporter closes after this many days"},
+    )
 
 
 class ClockSettingsUpdateSchema(ClockSettingsSchema):

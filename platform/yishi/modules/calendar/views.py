@@ -85,7 +85,11 @@ def index():
             db.session.rollback()
             show_domain_error(override_form, error, rename={"date": "day"})
     if clock_form.submit.data and clock_form.validate_on_submit():
-        data = {"target_clock": clock_form.target_clock.data, "working_hours": clock_form.working_hours.data.strip()}
+        data = {
+            "target_clock": clock_form.target_clock.data,
+            "working_hours": clock_form.working_hours.data.strip(),
+            "auto_close_days": clock_form.auto_close_days.data,
+        }
         try:
             services.update_clock_settings(g.community, data, actor=actor)
             db.session.commit()

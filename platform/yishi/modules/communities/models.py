@@ -98,6 +98,8 @@ class Community(TimestampMixin, db.Model):
         default=TargetClock.AROUND_THE_CLOCK,
     )
     working_hours: Mapped[str] = mapped_column(String(11), nullable=False, default=DEFAULT_WORKING_HOURS)
+    # A resolved matter the reporter has not confirmed closes by itself after this many days.
+    auto_close_days: Mapped[int] = mapped_column(Integer, nullable=False, default=7)
 
     street: Mapped[Street] = relationship(back_populates="communities")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import func, select, update
 
@@ -9,6 +10,11 @@ from yishi.core.db import db, utcnow
 from yishi.core.errors import NotFoundError
 from yishi.modules.accounts.models import User
 from yishi.modules.notifications.models import Notification
+
+
+def link_to(endpoint: str, **values) -> str:
+    """The path of a page, also from a job (no request to build it from)."""
+    return current_app.url_map.bind("").build(endpoint, values)
 
 
 def notify(user: User, *, title, body="", link: str = "", community_id: int | None = None) -> Notification:
