@@ -29,6 +29,10 @@ PUBLIC_COMMUNITY_PAGES = {
     "points.poster",
     "points.qr_svg",
     "points.qr_png",
+    "matters.new",
+    "matters.new_at_point",
+    "matters.track",
+    "matters.board",
 }
 PUBLIC_STREET_PAGES = {"street.street_home"}
 
@@ -135,6 +139,51 @@ def _calendar_day_of(community):
     return day.isoformat()
 
 
+def _matter_of(community):
+    from datetime import UTC, datetime
+
+    from yishi.modules.categories.models import Category
+    from yishi.modules.matters.models import Channel, Matter
+
+    with tenancy.community_scope(community.id):
+        category = Category(code="victim-matter-category", name_zh="分类", name_en="Category")
+        db.session.add(category)
+        db.session.flush()
+        now = datetime.now(UTC)
+        matter = Matter(
+            title="victim matter",
+            category_id=category.id,
+            channel=Channel.WEB,
+            reporter_name="受害者",
+            reporter_phone="13900000000",
+            first_response_due_at=now,
+            first_response_escalate_at=now,
+            resolution_due_at=now,
+            resolution_escalate_at=now,
+        )
+        db.session.add(matter)
+        db.session.flush()
+        return matter.id
+
+
+def _photo_of(community):
+    from yishi.modules.matters.models import Matter, MatterPhoto
+
+    with tenancy.community_scope(community.id):
+        matter_id = db.session.execute(db.select(Matter.id).where(Matter.title == "victim matter")).scalar_one()
+        photo = MatterPhoto(
+            matter_id=matter_id,
+            storage_key="matters/0/victim.jpg",
+            content_type="image/jpeg",
+            width=1,
+            height=1,
+            size=1,
+        )
+        db.session.add(photo)
+        db.session.flush()
+        return photo.id
+
+
 def _application_in(street):
     from yishi.modules.communities.models import Community, CommunityStatus
 
@@ -162,6 +211,8 @@ OBJECT_IDS = {
     "candidate_id": _selection_candidate_of,
     "appointment_id": _appointment_of,
     "day": _calendar_day_of,
+    "matter_id": _matter_of,
+    "photo_id": _photo_of,  # after matter_id: a photo of that matter
 }
 STREET_OBJECT_IDS = {
     "token_id": lambda street: accounts.create_token(name="victim", scopes="all", street=street)[0].id,

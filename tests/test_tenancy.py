@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import itertools
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -16,6 +17,7 @@ from yishi.modules.accounts.models import CommunityMembership, CommunityRole
 from yishi.modules.calendar.models import CalendarDay
 from yishi.modules.categories.models import Category
 from yishi.modules.communities.models import ResidentGroup
+from yishi.modules.matters.models import Channel, DueKind, EntryKind, Escalation, Matter, MatterPhoto, TimelineEntry
 from yishi.modules.points.models import Point, PointResidentGroup
 from yishi.modules.selection.models import (
     Appointment,
@@ -132,6 +134,53 @@ def _make_point_group(community, tag):
     return PointResidentGroup(point_id=point.id, resident_group_id=group.id)
 
 
+_serial = itertools.count()
+
+
+def _make_matter(community, tag):
+    category = _make_category(community, f"m{tag}{next(_serial)}")
+    db.session.add(category)
+    db.session.flush()
+    now = datetime.now(UTC)
+    return Matter(
+        title=f"事项{tag}",
+        category_id=category.id,
+        channel=Channel.WEB,
+        first_response_due_at=now,
+        first_response_escalate_at=now,
+        resolution_due_at=now,
+        resolution_escalate_at=now,
+    )
+
+
+def _matter_id(community, tag):
+    matter = _make_matter(community, tag)
+    db.session.add(matter)
+    db.session.flush()
+    return matter.id
+
+
+def _make_timeline_entry(community, tag):
+    return TimelineEntry(matter_id=_matter_id(community, tag), kind=EntryKind.NOTE, note=f"note {tag}")
+
+
+def _make_matter_photo(community, tag):
+    return MatterPhoto(
+        matter_id=_matter_id(community, tag),
+        storage_key=f"matters/x/{tag}.jpg",
+        content_type="image/jpeg",
+        width=1,
+        height=1,
+        size=1,
+    )
+
+
+def _make_escalation(community, tag):
+    return Escalation(
+        matter_id=_matter_id(community, tag), due_kind=DueKind.FIRST_RESPONSE, level=1, due_at=datetime.now(UTC)
+    )
+
+
 FACTORIES = {
     CalendarDay: _make_calendar_day,
     Category: _make_category,
@@ -147,6 +196,10 @@ FACTORIES = {
     Candidate: _make_candidate,
     Score: _make_score,
     Appointment: _make_appointment,
+    Matter: _make_matter,
+    TimelineEntry: _make_timeline_entry,
+    MatterPhoto: _make_matter_photo,
+    Escalation: _make_escalation,
 }
 
 
@@ -215,6 +268,8 @@ def test_bulk_update_and_delete_stay_in_scope(model, rows, community, other_comm
     with tenancy.community_scope(other_community.id):
         assert tenancy.get_owned(model, other_id) is not None
     with tenancy.community_scope(community.id):
+        if model is Category:  # matters keep their category (no cascade): they go first
+            db.session.execute(delete(Matter), execution_options={"synchronize_session": False})
         removed = db.session.execute(delete(model), execution_options={"synchronize_session": False}).rowcount
         assert removed >= 1
     with tenancy.community_scope(other_community.id):

@@ -99,10 +99,18 @@ def _register_modules(app: Flask) -> None:
                     app.register_blueprint(value)
 
 
+def _page_url(number: int) -> str:
+    """This page's address with another page number, its other query arguments kept."""
+    from flask import request, url_for
+
+    return url_for(request.endpoint, **{**(request.view_args or {}), **request.args.to_dict(), "page": number})
+
+
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import format_datetime
 
     from yishi.modules.accounts.services import mask_phone
 
     app.jinja_env.filters["mask_phone"] = mask_phone
+    app.jinja_env.globals["page_url"] = _page_url
     app.jinja_env.filters["datetime"] = lambda value, fmt="short": format_datetime(value, fmt) if value else ""

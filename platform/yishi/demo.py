@@ -22,6 +22,7 @@ from yishi.core.db import db
 from yishi.modules.accounts import services as accounts
 from yishi.modules.accounts.models import CommunityRole
 from yishi.modules.communities import services as communities
+from yishi.modules.matters.demo import ensure_demo_matters
 
 # (community, role, name, party member, representative, resident group code)
 SHILIPU_PEOPLE = [
@@ -93,6 +94,7 @@ def prepare_demo(app: Flask, *, reset: bool = False) -> list[dict]:
             logins.append(login)
         _ensure_demo_token(app)
         _ensure_shilipu_selection()
+        ensure_demo_matters()
         for login in _ensure_pending_application(known):
             logins.append(login)
         db.session.commit()

@@ -43,6 +43,17 @@ def _readable(matter_id: int):
     return matter
 
 
+@blp.before_request
+def _matter_of_the_url_is_readable():
+    """A matter id this caller may not read answers 404 before any body is read or checked."""
+    matter_id = (request.view_args or {}).get("matter_id")
+    if matter_id is not None:
+        matter = _readable(matter_id)
+        photo_id = request.view_args.get("photo_id")
+        if photo_id is not None:
+            services.get_photo(matter, photo_id)
+
+
 def _one(matter, **extra) -> dict:
     row = presenters.describe([matter], current_actor(), current_community(), external=True)[0]
     row["photos"] = [

@@ -712,7 +712,8 @@ def sweep(community: Community, *, now: datetime | None = None) -> dict:
     ).scalars()
     for matter in list(stale):
         note = _("Closed automatically %(days)d days after it was resolved.", days=community.auto_close_days)
-        transition(community, matter, "close", actor=Actor(), system=True, note=note, at=now)
+        due = matter.resolved_at + timedelta(days=community.auto_close_days)
+        transition(community, matter, "close", actor=Actor(), system=True, note=note, at=min(due, now))
         sent["closed"] += 1
     return sent
 

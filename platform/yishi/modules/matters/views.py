@@ -257,7 +257,8 @@ def track():
 @blueprint.route("/matters/mine")
 @login_required
 def mine():
-    """The signed-in resident's own matters."""
+    """The signed-in member's own matters."""
+    require(current_actor(), "community:read", community=g.community)
     matters = services.matters_of(current_user.id)
     return render_template("matters/mine.html", rows=presenters.describe(matters, current_actor(), g.community))
 
@@ -413,7 +414,7 @@ def queue():
     actor = current_actor()
     require(actor, "matters:read", community=g.community)
     form = QueueFilterForm(request.args)
-    form.status.choices = [("", _("open"))] + [(s.value, str(workflow.STATUS_LABELS[s])) for s in Status]
+    form.status.choices = [("", _("Every open status"))] + [(s.value, str(workflow.STATUS_LABELS[s])) for s in Status]
     _category_choices(form.category_id)
     _group_choices(form.resident_group_id)
     _point_choices(form.point_id)
