@@ -564,13 +564,13 @@ def _who(roles: frozenset[str]) -> str:
 def _resolve(matter: Matter, category: Category, *, note: str, outcome, agreement_text: str, at: datetime) -> None:
     if category.kind == CategoryKind.DISPUTE:
         try:
-            matter.outcome = Outcome(outcome)
+            chosen = Outcome(outcome)
         except ValueError as error:
             raise _invalid("outcome", _("Say whether the parties reached an agreement.")) from error
         agreement_text = (agreement_text or "").strip()
-        if matter.outcome == Outcome.AGREEMENT and not agreement_text:
+        if chosen == Outcome.AGREEMENT and not agreement_text:
             raise _invalid("agreement_text", _("Write down the agreement the parties reached."))
-        matter.agreement_text = agreement_text
+        matter.outcome, matter.agreement_text = chosen, agreement_text  # a refused move changes nothing
     matter.resolution_note = note
     matter.resolved_at = at
     matter.minutes_to_resolve = _minutes(matter.submitted_at, at)

@@ -79,6 +79,11 @@ def _phone_key() -> str:
     return f"intake-ip:{request.remote_addr}"
 
 
+# Shared by the online form and every point's QR form: one budget per address and per phone, not one per page.
+_intake_limited = limiter.shared_limit(_intake_limit, scope="matter-intake", methods=["POST"])
+_phone_limited = limiter.shared_limit(_phone_limit, scope="matter-intake-phone", key_func=_phone_key, methods=["POST"])
+
+
 def _category_choices(form_field, *, blank: bool = True) -> None:
     choices = [(c.id, c.name_en if _en() else c.name_zh) for c in categories.list_categories(active_only=True)]
     form_field.choices = ([("", "—")] if blank else []) + choices
@@ -131,8 +136,8 @@ def _submit(form, *, channel: Channel, data: dict):
 
 
 @blueprint.route("/matters/new", methods=["GET", "POST"])
-@limiter.limit(_intake_limit, methods=["POST"])
-@limiter.limit(_phone_limit, key_func=_phone_key, methods=["POST"])
+@_intake_limited
+@_phone_limited
 def new():
     """Raise a matter online (signed in, or with a name and a phone)."""
     form = MatterForm()
@@ -146,8 +151,8 @@ def new():
 
 
 @blueprint.route("/p/<point_code>/matters/new", methods=["GET", "POST"])
-@limiter.limit(_intake_limit, methods=["POST"])
-@limiter.limit(_phone_limit, key_func=_phone_key, methods=["POST"])
+@_intake_limited
+@_phone_limited
 def new_at_point(point_code: str):
     """Raise a matter from a point's QR code: the point is chosen, its groups come first."""
     point = points.get_point_by_code(point_code, active_only=True)
@@ -156,6 +161,8 @@ def new_at_point(point_code: str):
     served = points.groups_of(point)
     others = [gr for gr in communities.list_resident_groups() if gr.id not in {s.id for s in served}]
     _group_choices(form.resident_group_id, served + others)
+    if not form.is_submitted() and len(served) == 1:
+        form.resident_group_id.data = served[0].id  # the only group this point serves
     if form.validate_on_submit():
         data = _form_data(form)
         data["point_id"] = point.id
@@ -214,7 +221,7 @@ def _record_visit(form, rows):
         for row in rows:
             data = {
                 "title": row.title.data,
-                "description": row.description.data,
+                "description": row.form.description.data,  # ``row.description`` is the FormField's own text
                 "category_id": row.category_id.data,
                 "resident_group_id": form.resident_group_id.data,
                 "reporter_name": row.reporter_name.data,
