@@ -7,16 +7,20 @@ from __future__ import annotations
 import io
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from tests.conftest import PASSWORD, bearer
 from tests.matter_world import build
 from yishi.core.db import db
+from yishi.core.errors import ValidationFailed
 from yishi.core.storage import LocalStorage, storage
 from yishi.modules.matters import photos as photo_files
 from yishi.modules.matters import services
@@ -95,9 +99,22 @@ def stored_files(app) -> set[str]:
     return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()} if root.exists() else set()
 
 
-def photo_rows(w) -> list[MatterPhoto]:
+@dataclass(frozen=True)
+class Row:
+    id: int
+    matter_id: int
+    storage_key: str
+    content_type: str
+    width: int
+    height: int
+    size: int
+
+
+def photo_rows(w) -> list[Row]:
+    """The stored photo rows, read in scope into plain values (requests expire the session)."""
     with w.scope():
-        return list(db.session.execute(select(MatterPhoto).order_by(MatterPhoto.id)).scalars())
+        rows = db.session.execute(select(MatterPhoto).order_by(MatterPhoto.id)).scalars()
+        return [Row(r.id, r.matter_id, r.storage_key, r.content_type, r.width, r.height, r.size) for r in rows]
 
 
 def count_matters(w) -> int:
@@ -110,14 +127,23 @@ def login(client, user):
     assert response.status_code == 302
 
 
-def files(*items):
-    return {"photos": [(io.BytesIO(data), name) for name, data in items]}
+def multipart(*items: tuple[str, bytes], **fields: str) -> dict:
+    """A multipart body built here, in memory (the test client would spool a big one to an unclosed
+    temporary file): form fields and files under ``photos``."""
+    values = MultiDict([(key, value) for key, value in fields.items()])
+    for name, data in items:
+        values.add("photos", FileStorage(io.BytesIO(data), filename=name))
+    boundary, body = encode_multipart(values)
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
 
 
 # --- the cleaning itself -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("fmt", "content_type", "extension"), [("JPEG", "image/jpeg", "jpg"), ("PNG", "image/png", "png"), ("WEBP", "image/webp", "webp")])
+@pytest.mark.parametrize(
+    ("fmt", "content_type", "extension"),
+    [("JPEG", "image/jpeg", "jpg"), ("PNG", "image/png", "png"), ("WEBP", "image/webp", "webp")],
+)
 def test_clean_re_encodes_without_metadata(app, fmt, content_type, extension):
     original = image_bytes(fmt)
     with app.test_request_context():
@@ -153,13 +179,22 @@ def test_clean_refuses_what_is_not_a_jpeg_png_or_webp(app, name, data):
         out = io.BytesIO()
         Image.new("RGB", (8, 8)).save(out, format="GIF")
         data = out.getvalue()
-    with app.test_request_context(), pytest.raises(services.ValidationFailed) as refused:
+    with app.test_request_context(), pytest.raises(ValidationFailed) as refused:
         photo_files.clean(data, name)
     assert list(refused.value.errors) == ["photos"]
 
 
+def test_clean_refuses_a_small_file_of_too_many_pixels(app):
+    out = io.BytesIO()
+    Image.new("1", (8000, 6000)).save(out, format="PNG")  # 48 million pixels in a few kilobytes
+    assert out.tell() < 1024 * 1024
+    with app.test_request_context(), pytest.raises(ValidationFailed) as refused:
+        photo_files.clean(out.getvalue(), "bomb.png")
+    assert list(refused.value.errors) == ["photos"]
+
+
 def test_clean_refuses_a_file_over_5_mb(app):
-    with app.test_request_context(), pytest.raises(services.ValidationFailed) as refused:
+    with app.test_request_context(), pytest.raises(ValidationFailed) as refused:
         photo_files.clean(oversized_png(), "big.png")
     assert "5 MB" in refused.value.errors["photos"][0]
 
@@ -178,7 +213,16 @@ def test_local_storage_round_trip_and_key_validation(tmp_path):
     local.delete("matters/7/abc123.jpg")
     local.delete("matters/7/abc123.jpg")  # deleting twice is fine
     assert not (tmp_path / "matters" / "7" / "abc123.jpg").exists()
-    for key in ("../x", "matters/../../x", "/etc/passwd", "matters//x", "", "Matters/X.jpg", "matters/x\\..\\y", ".hidden"):
+    for key in (
+        "../x",
+        "matters/../../x",
+        "/etc/passwd",
+        "matters//x",
+        "",
+        "Matters/X.jpg",
+        "matters/x\\..\\y",
+        ".hidden",
+    ):
         for call in (lambda k: local.save(k, b"x"), local.read, local.delete):
             with pytest.raises(ValueError, match="not a storage key"):
                 call(key)
@@ -218,8 +262,7 @@ def test_photos_through_the_web_form_are_cleaned_stored_and_shown_to_handlers_on
     before = stored_files(app)
     response = reporter.post(
         f"/c/{w.community.slug}/matters/new",
-        data={**intake(w), **files(("a.jpg", sent["JPEG"]), ("b.png", sent["PNG"]), ("c.webp", sent["WEBP"]))},
-        content_type="multipart/form-data",
+        **multipart(("a.jpg", sent["JPEG"]), ("b.png", sent["PNG"]), ("c.webp", sent["WEBP"]), **intake(w)),
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     matter_id = int(re.search(r"/matters/(\d+)$", response.headers["Location"]).group(1))
@@ -271,6 +314,8 @@ def test_photos_through_the_web_form_are_cleaned_stored_and_shown_to_handlers_on
 )
 def test_a_refused_upload_on_the_web_form_records_nothing(app, w, upload):
     reporter = app.test_client()
+    with reporter.session_transaction() as browser:
+        browser["locale"] = "en"
     items = [
         (name, image_bytes("JPEG") if data == "JPEG" else oversized_png() if data == "BIG" else data)
         for name, data in upload
@@ -278,9 +323,7 @@ def test_a_refused_upload_on_the_web_form_records_nothing(app, w, upload):
     before = stored_files(app)
     response = reporter.post(
         f"/c/{w.community.slug}/matters/new",
-        data={**intake(w), **files(*items)},
-        content_type="multipart/form-data",
-        headers={"Accept-Language": "en"},
+        **multipart(*items, **intake(w)),
     )
     assert response.status_code == 200  # the form again, with the refusal
     page = response.get_data(as_text=True)
@@ -301,8 +344,7 @@ def test_photos_through_the_api(app, client, w, writer, token_for):
     response = client.post(
         photos_url(w, raised.id),
         headers=writer,
-        data=files(("a.jpg", image_bytes("JPEG")), ("b.png", image_bytes("PNG"))),
-        content_type="multipart/form-data",
+        **multipart(("a.jpg", image_bytes("JPEG")), ("b.png", image_bytes("PNG"))),
     )
     assert response.status_code == 201, response.get_data(as_text=True)[:1000]
     listed = response.get_json()["photos"]
@@ -325,8 +367,7 @@ def test_photos_through_the_api(app, client, w, writer, token_for):
     refused = client.post(
         photos_url(w, raised.id),
         headers=reader,
-        data=files(("c.jpg", image_bytes("JPEG"))),
-        content_type="multipart/form-data",
+        **multipart(("c.jpg", image_bytes("JPEG"))),
     )
     assert refused.status_code == 403
     assert len(photo_rows(w)) == 2
@@ -351,8 +392,7 @@ def test_a_refused_api_upload_saves_nothing(app, client, w, writer, upload, mess
     response = client.post(
         photos_url(w, raised.id),
         headers={**writer, "Accept-Language": "en"},
-        data=files(*items),
-        content_type="multipart/form-data",
+        **multipart(*items),
     )
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
     assert message in response.get_json()["errors"]["photos"][0]
@@ -365,15 +405,14 @@ def test_a_refused_api_upload_saves_nothing(app, client, w, writer, upload, mess
 
 def test_the_seventh_photo_is_refused(app, client, w, writer):
     raised = w.raise_matter()
-    six = files(*[(f"p{n}.jpg", image_bytes("JPEG")) for n in range(6)])
-    response = client.post(photos_url(w, raised.id), headers=writer, data=six, content_type="multipart/form-data")
+    six = multipart(*[(f"p{n}.jpg", image_bytes("JPEG")) for n in range(6)])
+    response = client.post(photos_url(w, raised.id), headers=writer, **six)
     assert response.status_code == 201 and len(response.get_json()["photos"]) == 6
     before = stored_files(app)
     seventh = client.post(
         photos_url(w, raised.id),
         headers={**writer, "Accept-Language": "en"},
-        data=files(("p7.png", image_bytes("PNG"))),
-        content_type="multipart/form-data",
+        **multipart(("p7.png", image_bytes("PNG"))),
     )
     assert seventh.status_code == 422
     assert seventh.get_json()["errors"]["photos"] == ["At most 6 photos."]
@@ -382,21 +421,17 @@ def test_the_seventh_photo_is_refused(app, client, w, writer):
 
 def test_no_file_is_a_422_and_a_finished_matter_takes_no_photos(client, w, writer):
     raised = w.raise_matter()
-    empty = client.post(photos_url(w, raised.id), headers=writer, data={}, content_type="multipart/form-data")
+    empty = client.post(photos_url(w, raised.id), headers=writer, **multipart(note="no file"))
     assert empty.status_code == 422
     w.move(raised.id, "withdraw", by=None, tracked=True)
-    late = client.post(
-        photos_url(w, raised.id), headers=writer, data=files(("a.jpg", image_bytes("JPEG"))), content_type="multipart/form-data"
-    )
+    late = client.post(photos_url(w, raised.id), headers=writer, **multipart(("a.jpg", image_bytes("JPEG"))))
     assert late.status_code == 409
     assert photo_rows(w) == []
 
 
 def test_api_photos_are_404_for_another_community(client, w, writer, other_community, token_for):
     raised = w.raise_matter()
-    response = client.post(
-        photos_url(w, raised.id), headers=writer, data=files(("a.jpg", image_bytes("JPEG"))), content_type="multipart/form-data"
-    )
+    response = client.post(photos_url(w, raised.id), headers=writer, **multipart(("a.jpg", image_bytes("JPEG"))))
     photo = response.get_json()["photos"][0]
     foreign = bearer(token_for(community=other_community))
     assert client.get(photo["url"], headers=foreign).status_code == 404

@@ -229,7 +229,12 @@ def test_get_one_and_unknown_ids(client, w, writer):
     response = client.get(api(w.community, f"/{raised.id}"), headers=writer)
     assert response.status_code == 200
     body = response.get_json()
-    assert (body["id"], body["status"], body["category"], body["point"]) == (raised.id, "submitted", "路灯维修亮化", "东议事点")
+    assert (body["id"], body["status"], body["category"], body["point"]) == (
+        raised.id,
+        "submitted",
+        "路灯维修亮化",
+        "东议事点",
+    )
     assert body["url"].endswith(f"/c/{w.community.slug}/matters/{raised.id}")
     assert_problem(client.get(api(w.community, "/999999"), headers=writer), 404)
 
@@ -251,15 +256,25 @@ def test_contact_details_are_masked_for_a_read_only_token(client, w, reader, tok
     assert (seen["reporter_phone"], seen["reporter_name"]) == (PHONE, "王秀英")
     assert client.get(api(w.community), headers=full).get_json()["items"][0]["reporter_phone"] == PHONE
 
+    dispute = w.raise_matter(category="dispute", parties=["张三丰", "李四"])
+    assert client.get(api(w.community, f"/{dispute.id}"), headers=reader).get_json()["parties"] == ["张**", "李*"]
+    assert client.get(api(w.community, f"/{dispute.id}"), headers=full).get_json()["parties"] == ["张三丰", "李四"]
+
 
 def test_a_read_only_token_cannot_move_note_or_rate(client, w, reader):
     raised = w.raise_matter()
     url = api(w.community, f"/{raised.id}")
-    assert_problem(client.post(f"{url}/transitions", headers=reader, json={"action": "accept"}), 403)
+    for action in ("accept", "reject", "withdraw", "escalate"):
+        assert_problem(client.post(f"{url}/transitions", headers=reader, json={"action": action, "note": "x"}), 403)
     assert_problem(client.post(f"{url}/notes", headers=reader, json={"note": "看过了"}), 403)
-    assert w.matter(raised.id).status == Status.SUBMITTED
+    w.move(raised.id, "accept", by=w.moderator)
+    w.move(raised.id, "resolve", by=w.moderator, note="修好了")
+    assert_problem(client.post(f"{url}/transitions", headers=reader, json={"action": "close"}), 403)
+    assert_problem(client.post(f"{url}/satisfaction", headers=reader, json={"score": 5}), 403)
+    matter = w.matter(raised.id)
+    assert (matter.status, matter.satisfaction) == (Status.RESOLVED, None)
     with w.scope():
-        assert len(services.timeline(w.matter(raised.id), internal=True)) == 1
+        assert len(services.timeline(matter, internal=True)) == 3  # submit, accept, resolve: nothing more
 
 
 # --- the workflow ------------------------------------------------------------------------------------
@@ -335,7 +350,9 @@ def test_a_dispute_is_resolved_with_its_outcome(client, w, writer):
     assert "outcome" in assert_problem(move(client, w, writer, raised.id, "resolve", note="调解"), 422)["errors"]
     body = assert_problem(move(client, w, writer, raised.id, "resolve", note="调解", outcome="agreement"), 422)
     assert "agreement_text" in body["errors"]
-    body = ok(move(client, w, writer, raised.id, "resolve", note="调解", outcome="agreement", agreement_text="以界桩为准"))
+    body = ok(
+        move(client, w, writer, raised.id, "resolve", note="调解", outcome="agreement", agreement_text="以界桩为准")
+    )
     assert (body["status"], body["outcome"], body["agreement_text"]) == ("resolved", "agreement", "以界桩为准")
 
 
@@ -368,8 +385,12 @@ def test_a_stale_version_is_409_and_changes_nothing(client, w, writer):
     raised = w.raise_matter()
     read = client.get(api(w.community, f"/{raised.id}"), headers=writer).get_json()["version"]
     assert ok(move(client, w, writer, raised.id, "accept", version=read))["version"] == read + 1
-    body = assert_problem(move(client, w, writer, raised.id, "start", version=read), 409)
-    assert "meanwhile" in body["detail"] or body["detail"]
+    stale = client.post(
+        api(w.community, f"/{raised.id}/transitions"),
+        headers={**writer, "Accept-Language": "en"},
+        json={"action": "start", "version": read},
+    )
+    assert "changed this matter meanwhile" in assert_problem(stale, 409)["detail"]
     matter = w.matter(raised.id)
     assert (matter.status, matter.version) == (Status.ACCEPTED, read + 1)
     assert ok(move(client, w, writer, raised.id, "start", version=read + 1))["status"] == "in_progress"

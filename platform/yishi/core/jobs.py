@@ -224,7 +224,9 @@ def enqueue(
 
     session = db.session()
     if after_commit and session.in_transaction():
-        session.info.setdefault(_PENDING, []).append(send)
+        # Kept with the innermost transaction: a savepoint rolled back drops only the jobs queued in it.
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(_PENDING, []).append((transaction, send))
     else:
         send()
     return job_id
@@ -235,13 +237,26 @@ _PENDING = "yishi_pending_jobs"
 
 @event.listens_for(Session, "after_commit")
 def _send_pending_jobs(session: Session) -> None:
-    for send in session.info.pop(_PENDING, []):
+    if session.in_nested_transaction():
+        return  # a savepoint released (SQLAlchemy calls that a commit too): wait for the real commit
+    for _transaction, send in session.info.pop(_PENDING, []):
         send()
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_pending_jobs(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending_jobs(session: Session, previous_transaction) -> None:
+    """Drop the jobs queued inside the transaction rolled back: a savepoint's own, or all of them."""
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [(t, send) for t, send in pending if not _inside(t, previous_transaction)]
+
+
+def _inside(transaction, outer) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def start_task(
