@@ -33,6 +33,11 @@ PUBLIC_COMMUNITY_PAGES = {
     "matters.new_at_point",
     "matters.track",
     "matters.board",
+    "meetings.index",
+    "meetings.show",
+    "meetings.check_in",
+    "meetings.feed",
+    "meetings.meeting_ics",
 }
 PUBLIC_STREET_PAGES = {"street.street_home"}
 
@@ -199,6 +204,30 @@ def _application_in(street):
     return community.slug
 
 
+def _meeting_of(community):
+    from datetime import UTC, datetime, timedelta
+
+    from yishi.modules.meetings.models import Meeting
+
+    now = datetime.now(UTC)
+    with tenancy.community_scope(community.id):
+        meeting = Meeting(title="victim meeting", starts_at=now, ends_at=now + timedelta(hours=1))
+        db.session.add(meeting)
+        db.session.flush()
+        return meeting.id
+
+
+def _agenda_item_of(community):
+    from yishi.modules.meetings.models import AgendaItem, Meeting
+
+    with tenancy.community_scope(community.id):
+        meeting_id = db.session.execute(db.select(Meeting.id).where(Meeting.title == "victim meeting")).scalar_one()
+        item = AgendaItem(meeting_id=meeting_id, title="victim item")
+        db.session.add(item)
+        db.session.flush()
+        return item.id
+
+
 OBJECT_IDS = {
     "category_id": _category_of,
     "point_id": _point_of,
@@ -213,6 +242,8 @@ OBJECT_IDS = {
     "day": _calendar_day_of,
     "matter_id": _matter_of,
     "photo_id": _photo_of,  # after matter_id: a photo of that matter
+    "meeting_id": _meeting_of,
+    "item_id": _agenda_item_of,  # after meeting_id: an item of that meeting
 }
 STREET_OBJECT_IDS = {
     "token_id": lambda street: accounts.create_token(name="victim", scopes="all", street=street)[0].id,

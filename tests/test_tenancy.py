@@ -17,7 +17,18 @@ from yishi.modules.accounts.models import CommunityMembership, CommunityRole
 from yishi.modules.calendar.models import CalendarDay
 from yishi.modules.categories.models import Category
 from yishi.modules.communities.models import ResidentGroup
-from yishi.modules.matters.models import Channel, DueKind, EntryKind, Escalation, Matter, MatterPhoto, TimelineEntry
+from yishi.modules.matters.models import (
+    Channel,
+    DueKind,
+    EntryKind,
+    Escalation,
+    Matter,
+    MatterPhoto,
+    TimelineEntry,
+    Volunteer,
+)
+from yishi.modules.meetings.models import AgendaComment, AgendaItem, Attendance, CheckInMethod, Invitation, Meeting
+from yishi.modules.participation.models import Participation, ParticipationKind, Person
 from yishi.modules.points.models import Point, PointResidentGroup
 from yishi.modules.selection.models import (
     Appointment,
@@ -181,6 +192,60 @@ def _make_escalation(community, tag):
     )
 
 
+def _person_id(community, tag):
+    person = _make_person(community, f"{tag}{next(_serial)}")
+    db.session.add(person)
+    db.session.flush()
+    return person.id
+
+
+def _make_person(community, tag):
+    return Person(identity_key=f"test:{tag}:{next(_serial)}", name=f"居民{tag}")
+
+
+def _make_participation(community, tag):
+    return Participation(
+        person_id=_person_id(community, tag), kind=ParticipationKind.RAISED, subject_type="matter", subject_id=1
+    )
+
+
+def _make_volunteer(community, tag):
+    return Volunteer(matter_id=_matter_id(community, tag), person_id=_person_id(community, tag))
+
+
+def _meeting_id(community, tag):
+    meeting = _make_meeting(community, tag)
+    db.session.add(meeting)
+    db.session.flush()
+    return meeting.id
+
+
+def _make_meeting(community, tag):
+    now = datetime.now(UTC)
+    return Meeting(title=f"议事会{tag}", starts_at=now, ends_at=now)
+
+
+def _make_invitation(community, tag):
+    return Invitation(meeting_id=_meeting_id(community, tag))
+
+
+def _make_agenda_item(community, tag):
+    return AgendaItem(meeting_id=_meeting_id(community, tag), title=f"议题{tag}")
+
+
+def _make_attendance(community, tag):
+    return Attendance(
+        meeting_id=_meeting_id(community, tag), person_id=_person_id(community, tag), method=CheckInMethod.MANUAL
+    )
+
+
+def _make_agenda_comment(community, tag):
+    item = _make_agenda_item(community, tag)
+    db.session.add(item)
+    db.session.flush()
+    return AgendaComment(agenda_item_id=item.id, person_id=_person_id(community, tag), body=f"意见{tag}")
+
+
 FACTORIES = {
     CalendarDay: _make_calendar_day,
     Category: _make_category,
@@ -200,6 +265,14 @@ FACTORIES = {
     TimelineEntry: _make_timeline_entry,
     MatterPhoto: _make_matter_photo,
     Escalation: _make_escalation,
+    Volunteer: _make_volunteer,
+    Person: _make_person,
+    Participation: _make_participation,
+    Meeting: _make_meeting,
+    Invitation: _make_invitation,
+    AgendaItem: _make_agenda_item,
+    Attendance: _make_attendance,
+    AgendaComment: _make_agenda_comment,
 }
 
 

@@ -27,7 +27,9 @@ MODULES = (
     "selection",
     "onboarding",
     "calendar",
+    "participation",
     "matters",
+    "meetings",
 )
 
 

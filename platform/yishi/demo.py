@@ -23,6 +23,7 @@ from yishi.modules.accounts import services as accounts
 from yishi.modules.accounts.models import CommunityRole
 from yishi.modules.communities import services as communities
 from yishi.modules.matters.demo import ensure_demo_matters
+from yishi.modules.meetings.demo import ensure_demo_meetings
 
 # (community, role, name, party member, representative, resident group code)
 SHILIPU_PEOPLE = [
@@ -95,6 +96,7 @@ def prepare_demo(app: Flask, *, reset: bool = False) -> list[dict]:
         _ensure_demo_token(app)
         _ensure_shilipu_selection()
         ensure_demo_matters()
+        ensure_demo_meetings()
         for login in _ensure_pending_application(known):
             logins.append(login)
         db.session.commit()

@@ -71,7 +71,31 @@ AGREEMENTS = [
     "约定轮流放水，单日东户、双日西户，议事长监督执行。",
     "三兄弟按月均摊赡养费，每月五日前交给母亲本人。",
 ]
+POOL_SIZES = {"shilipu": 112, "donghu": 70, "xiyuan": 45}
 CHANNELS = [Channel.VISIT] * 6 + [Channel.OFFLINE] * 5 + [Channel.QR] * 4 + [Channel.WEB] * 3 + [Channel.PHONE] * 2
+
+
+@dataclass(frozen=True)
+class Resident:
+    name: str
+    phone: str
+    group_id: int | None
+
+
+def resident_pool(community, size: int) -> list[Resident]:
+    """The same residents every time for a community (names, phones, groups): they raise matters and
+    come to meetings, so the participation ledger counts people, not events."""
+    generator = random.Random(f"residents-{community.slug}")
+    groups = [g.id for g in communities.list_resident_groups()] or [None]
+    people, seen = [], set()
+    while len(people) < size:
+        name = generator.choice(SURNAMES) + generator.choice(GIVEN)
+        if name in seen:
+            continue
+        seen.add(name)
+        phone = f"1{generator.choice('35789')}{generator.randint(100000000, 999999999)}"
+        people.append(Resident(name, phone, groups[len(people) % len(groups)]))
+    return people
 
 
 @dataclass
@@ -170,8 +194,8 @@ def _build(community, plans: list[Plan], generator: random.Random, now: datetime
     for appointment, user in active_moderators():
         moderators.setdefault(appointment.point_id, []).append(user)
     categories = {c.code: c for c in db.session.execute(select(Category)).scalars()}
-    groups = [g.id for g in communities.list_resident_groups()]
     admin = people["admin"][0] if people["admin"] else None
+    pool = resident_pool(community, POOL_SIZES.get(community.slug, 60))
     start = now - timedelta(days=360)
     generator.shuffle(plans)
     photos_left = 8
@@ -186,7 +210,8 @@ def _build(community, plans: list[Plan], generator: random.Random, now: datetime
         channel = generator.choice(CHANNELS)
         if channel == Channel.WEB and not people["residents"]:
             channel = Channel.QR
-        group = generator.choice(groups) if groups else None
+        resident = generator.choice(pool)
+        group = resident.group_id
         point_id = services.route(group)
         if channel == Channel.QR and point_id is None:
             channel = Channel.PHONE
@@ -196,7 +221,7 @@ def _build(community, plans: list[Plan], generator: random.Random, now: datetime
         handler = generator.choice(handler_pool)
         titles = TITLES.get(category.code) or TITLES["other"]
         title, description = generator.choice(titles)
-        name = generator.choice(SURNAMES) + generator.choice(GIVEN)
+        name = resident.name
         data = {
             "title": title,
             "description": description,
@@ -204,7 +229,7 @@ def _build(community, plans: list[Plan], generator: random.Random, now: datetime
             "resident_group_id": group,
             "point_id": point_id if channel == Channel.QR else None,
             "reporter_name": name,
-            "reporter_phone": f"13{generator.randint(0, 9)}{generator.randint(10000000, 99999999)}",
+            "reporter_phone": resident.phone,
             "parties": [name, generator.choice(SURNAMES) + generator.choice(GIVEN)]
             if category.kind == "dispute"
             else [],

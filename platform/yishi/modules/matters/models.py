@@ -186,3 +186,16 @@ class Escalation(TenantMixin, db.Model):
     level: Mapped[int] = mapped_column(Integer, nullable=False)  # 1 moderators reminded, 2 admins told
     due_at: Mapped[datetime] = mapped_column(AwareDateTime(), nullable=False)
     sent_at: Mapped[datetime] = mapped_column(AwareDateTime(), nullable=False, default=utcnow)
+
+
+class Volunteer(TenantMixin, db.Model):
+    """A member who offered to help solve a matter (参与解决); listed on the matter."""
+
+    __tablename__ = "matter_volunteers"
+    __table_args__ = (UniqueConstraint("community_id", "matter_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matters.id", ondelete="CASCADE"), nullable=False)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), nullable=False)
+    note: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    at: Mapped[datetime] = mapped_column(AwareDateTime(), nullable=False, default=utcnow)

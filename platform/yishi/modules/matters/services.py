@@ -23,7 +23,7 @@ from yishi.core.db import db, utcnow
 from yishi.core.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
 from yishi.core.jobs import enqueue
 from yishi.core.storage import storage
-from yishi.modules.accounts.models import CommunityMembership, CommunityRole
+from yishi.modules.accounts.models import CommunityMembership, CommunityRole, User
 from yishi.modules.accounts.permissions import Actor, can, register_scopes, require, scopes_for
 from yishi.modules.calendar.services import due_at
 from yishi.modules.categories.models import Category, CategoryKind
@@ -42,8 +42,11 @@ from yishi.modules.matters.models import (
     Outcome,
     Status,
     TimelineEntry,
+    Volunteer,
 )
 from yishi.modules.matters.workflow import HANDLER, REPORTER, SYSTEM
+from yishi.modules.participation import services as participation
+from yishi.modules.participation.models import ParticipationKind
 from yishi.modules.points.models import Point, PointResidentGroup
 
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|\d{7,8})$")  # mobile, landline with or without area code
@@ -346,6 +349,14 @@ def submit(
     )
     for image in cleaned:
         _store_photo(matter, image, at=at)
+    reporter = db.session.get(User, reporter_user_id) if reporter_user_id else None
+    participation.record(
+        ParticipationKind.RAISED,
+        participation.person_for(user=reporter, name=name, phone=phone, group_id=matter.resident_group_id),
+        "matter",
+        matter.id,
+        at=at,
+    )
     enqueue("yishi.modules.matters.tasks.tell", community_id=community.id, matter_id=matter.id, event="submitted")
     return Submitted(matter, code)
 
@@ -535,19 +546,19 @@ def transition(
             raise _invalid("escalate_to", _("Escalate to the community or to the street office.")) from error
     matter.status = move.target
     role = SYSTEM if system else (HANDLER if HANDLER in roles & move.by else REPORTER)
-    _entry(
-        matter,
-        EntryKind.TRANSITION,
-        actor=None if system else actor,
-        role=role,
-        action=action,
-        from_status=previous,
-        to_status=move.target,
-        note=note,
-        public=public or role != HANDLER,
-        at=at,
-    )
-    try:
+    try:  # the entry's flush writes the matter too: its version check may fail there
+        _entry(
+            matter,
+            EntryKind.TRANSITION,
+            actor=None if system else actor,
+            role=role,
+            action=action,
+            from_status=previous,
+            to_status=move.target,
+            note=note,
+            public=public or role != HANDLER,
+            at=at,
+        )
         db.session.flush()
     except StaleDataError as error:  # another request moved it between our read and our write
         raise ConflictError(_("Someone else changed this matter meanwhile: reload it and try again.")) from error
@@ -580,13 +591,14 @@ def _resolve(matter: Matter, category: Category, *, note: str, outcome, agreemen
 
 def _reopen(matter: Matter, category: Category, *, at: datetime) -> None:
     """Not solved after all: new due times from now; the first times stay for the reports."""
+    # Every due time first: due_at queries the calendar, and a query would flush a half-changed
+    # matter outside transition's check for someone else's concurrent change.
     first_due = due_at(at, category.first_response_minutes)
-    matter.first_response_due_at = first_due
-    matter.first_response_escalate_at = due_at(first_due, category.first_response_minutes)
-    matter.resolution_due_at = due_at(at, category.resolution_minutes)
-    matter.resolution_escalate_at = due_at(
-        matter.resolution_due_at, min(category.resolution_minutes, RESOLUTION_ESCALATION_CAP)
-    )
+    first_escalate = due_at(first_due, category.first_response_minutes)
+    resolution_due = due_at(at, category.resolution_minutes)
+    resolution_escalate = due_at(resolution_due, min(category.resolution_minutes, RESOLUTION_ESCALATION_CAP))
+    matter.first_response_due_at, matter.first_response_escalate_at = first_due, first_escalate
+    matter.resolution_due_at, matter.resolution_escalate_at = resolution_due, resolution_escalate
     matter.resolved_at = None
     matter.resolution_met = None
     matter.outcome = None
@@ -852,8 +864,6 @@ CATEGORY_USAGE_CHECKS.append(matters_using_category)
 
 
 def community_admins(community: Community):
-    from yishi.modules.accounts.models import User
-
     return list(
         db.session.execute(
             select(User)
@@ -861,4 +871,46 @@ def community_admins(community: Community):
             .where(CommunityMembership.role == CommunityRole.ADMIN, User.active.is_(True))
             .order_by(User.id)
         ).scalars()
+    )
+
+
+# --- volunteers (参与解决) --------------------------------------------------------------------------
+
+
+def volunteer(community: Community, matter: Matter, *, actor: Actor, note: str = "", at: datetime | None = None):
+    """A signed-in member offers to help solve an open matter; offering twice changes nothing."""
+    require(actor, "community:read", community=community)
+    if actor.user is None:
+        raise PermissionDenied(_("Sign in to volunteer."))
+    if matter.status not in workflow.OPEN:
+        raise ConflictError(_("This matter is not open: it needs no more help."))
+    person = participation.person_for(user=actor.user)
+    existing = db.session.execute(
+        select(Volunteer).where(Volunteer.matter_id == matter.id, Volunteer.person_id == person.id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing
+    at = at or utcnow()
+    offer = Volunteer(
+        community_id=community.id, matter_id=matter.id, person_id=person.id, note=(note or "").strip()[:500], at=at
+    )
+    db.session.add(offer)
+    db.session.flush()
+    participation.record(ParticipationKind.VOLUNTEERED, person, "matter", matter.id, at=at)
+    _entry(
+        matter, EntryKind.NOTE, actor=actor, role=REPORTER, action="volunteer", note=_("Volunteered to help."), at=at
+    )
+    return offer
+
+
+def volunteers_of(matter: Matter) -> list:
+    from yishi.modules.participation.models import Person
+
+    return list(
+        db.session.execute(
+            select(Person.name, Volunteer.note, Volunteer.at)
+            .join(Person, Person.id == Volunteer.person_id)
+            .where(Volunteer.matter_id == matter.id)
+            .order_by(Volunteer.at, Volunteer.id)
+        ).all()
     )

@@ -284,6 +284,11 @@ def _render_matter(matter, **forms):
     moves = [
         move for move in workflow.allowed(matter.status, roles) if workflow.SYSTEM not in move.by or move.by & roles
     ]
+    from yishi.modules.meetings import services as meetings  # meetings build on matters, not the reverse
+
+    planned = []
+    if can(actor, "meetings:write", community=g.community) and matter.status in workflow.OPEN:
+        planned = list(db.session.execute(meetings.meetings_statement(upcoming=True)).scalars())
     transition_form = forms.get("transition_form") or TransitionForm(formdata=None)
     transition_form.version.data = matter.version
     return render_template(
@@ -294,6 +299,12 @@ def _render_matter(matter, **forms):
         moves=moves,
         is_dispute=presenters.Lookups().is_dispute(matter),
         status_labels=workflow.STATUS_LABELS,
+        volunteers=services.volunteers_of(matter),
+        on_agendas=meetings.meetings_for_matter(matter),
+        planned_meetings=planned,
+        may_volunteer=actor.user is not None
+        and can(actor, "community:read", community=g.community)
+        and matter.status in workflow.OPEN,
         timeline=services.timeline(matter, internal=workflow.HANDLER in roles),
         photos=services.photos_of(matter),
         tracking_code=session.pop("new_tracking_code", None),

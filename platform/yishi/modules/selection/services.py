@@ -34,6 +34,7 @@ from yishi.core.errors import (
 )
 from yishi.modules.accounts.models import CommunityMembership, CommunityRole, User
 from yishi.modules.accounts.permissions import SYSTEM, Actor, register_scopes, require
+from yishi.modules.participation.models import ParticipationKind
 from yishi.modules.points.models import Point
 from yishi.modules.selection.models import (
     Appointment,
@@ -623,7 +624,16 @@ def nominate(
         obj=candidate,
         details={"round_id": selection_round.id, "user_id": user_id, "nominated_by_id": nominated_by_id},
     )
+    _took_part(ParticipationKind.NOMINATED, user_id, selection_round.id)
     return candidate
+
+
+def _took_part(kind, user_id: int | None, round_id: int) -> None:
+    from yishi.modules.participation import services as participation
+
+    user = db.session.get(User, user_id) if user_id else None
+    if user is not None:
+        participation.record(kind, participation.person_for(user=user), "selection_round", round_id)
 
 
 # --- scores ---------------------------------------------------------------------------------------------------
@@ -693,6 +703,7 @@ def score_candidate(
         obj=candidate,
         details={"round_id": selection_round.id, "criteria": len(saved)},
     )
+    _took_part(ParticipationKind.EVALUATED, actor.user.id, selection_round.id)
     return saved
 
 
