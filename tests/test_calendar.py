@@ -219,7 +219,7 @@ def test_calendar_api(client, community, token_for):
     assert client.get(base + "/overrides/16-02-2026", headers=bearer(secret)).status_code == 404
 
     settings = client.get(base + "/settings", headers=bearer(secret)).get_json()
-    assert settings == {"target_clock": "around_the_clock", "working_hours": "08:30-17:30"}
+    assert settings == {"target_clock": "around_the_clock", "working_hours": "08:30-17:30", "auto_close_days": 7}
     bad = client.patch(
         base + "/settings", headers=bearer(secret), json={"target_clock": "sometimes", "working_hours": "25:00-08:00"}
     )
@@ -235,6 +235,10 @@ def test_calendar_api(client, community, token_for):
     )
     assert changed.status_code == 200 and changed.get_json()["target_clock"] == "working_hours"
     assert (community.target_clock, community.working_hours) == (TargetClock.WORKING_HOURS, "09:00-18:00")
+    too_long = client.patch(base + "/settings", headers=bearer(secret), json={"auto_close_days": 0})
+    assert too_long.status_code == 422 and set(too_long.get_json()["errors"]) == {"auto_close_days"}
+    days = client.patch(base + "/settings", headers=bearer(secret), json={"auto_close_days": 3})
+    assert days.status_code == 200 and community.auto_close_days == 3
 
 
 def test_calendar_api_needs_write_to_change(client, community, token_for):
