@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,7 +76,8 @@ ON_BEHALF = frozenset({Channel.OFFLINE, Channel.PHONE, Channel.VISIT})
 
 
 def normalise_phone(phone: str | None) -> str:
-    return re.sub(r"[\s]", "", phone or "")
+    # NFKC first: full-width digits typed on a phone keyboard (１３９…) are the same number
+    return re.sub(r"[\s]", "", unicodedata.normalize("NFKC", phone or ""))
 
 
 def mask_phone_numbers(text: str) -> str:

@@ -177,8 +177,8 @@ def show(meeting_id: int):
 
 
 def _act(meeting, action, success: str):
-    if perform(action, success=success):
-        return redirect(url_for(".show", meeting_id=meeting.id))
+    """A button's use-case (committed, or refused with a message), then back to the meeting."""
+    perform(action, success=success)
     return redirect(url_for(".show", meeting_id=meeting.id))
 
 
@@ -397,6 +397,9 @@ def volunteer(matter_id: int):
         lambda: matters.volunteer(g.community, matter, actor=current_actor(), note=request.form.get("note", "")),
         success=_("Thank you: the moderators will contact you."),
     )
+    back = request.referrer or ""
+    if "/meetings/" in back and back.startswith(request.host_url):
+        return redirect(back)  # volunteered from a meeting's agenda: back to it
     return redirect(url_for("matters.show", matter_id=matter.id))
 
 

@@ -21,7 +21,8 @@ def _normalise_name(name: str) -> str:
 
 
 def _normalise_phone(phone: str) -> str:
-    return re.sub(r"\D", "", phone or "")
+    # NFKC, then ASCII digits only: \D alone keeps full-width digits, so １３９… would be someone else
+    return re.sub(r"[^0-9]", "", unicodedata.normalize("NFKC", phone or ""))
 
 
 def identity_key(*, user_id: int | None = None, name: str = "", phone: str = "", group_id: int | None = None) -> str:
