@@ -245,9 +245,23 @@ OBJECT_IDS = {
     "meeting_id": _meeting_of,
     "item_id": _agenda_item_of,  # after meeting_id: an item of that meeting
 }
+def _report_of(street):
+    from datetime import UTC, datetime
+
+    from yishi.modules.reports.models import StreetReport
+
+    now = datetime.now(UTC)
+    report = StreetReport(street_id=street.id, title="victim report", period_start=now, period_end=now)
+    db.session.add(report)
+    db.session.flush()
+    return report.id
+
+
 STREET_OBJECT_IDS = {
     "token_id": lambda street: accounts.create_token(name="victim", scopes="all", street=street)[0].id,
     "community_slug": _application_in,
+    "report_id": _report_of,
+    "fmt": lambda street: "csv",
 }
 
 
@@ -261,7 +275,7 @@ def _rules(app, prefix):
 def _fill(rule, slug_key, slug, ids):
     url = rule.rule.replace(f"<{slug_key}>", slug)
     for name, value in ids.items():
-        url = re.sub(rf"<(?:\w+:)?{name}>", str(value), url)
+        url = re.sub(rf"<(?:[^:>]+:)?{name}>", str(value), url)
     assert "<" not in url, f"unfilled parameter in {url}"
     return url
 

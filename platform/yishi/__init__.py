@@ -30,6 +30,8 @@ MODULES = (
     "participation",
     "matters",
     "meetings",
+    "metrics",
+    "reports",
 )
 
 

@@ -19,11 +19,13 @@ from werkzeug.serving import run_simple
 
 from yishi.core import tenancy
 from yishi.core.db import db
+from yishi.core.jobs import run_pending
 from yishi.modules.accounts import services as accounts
 from yishi.modules.accounts.models import CommunityRole
 from yishi.modules.communities import services as communities
 from yishi.modules.matters.demo import ensure_demo_matters
 from yishi.modules.meetings.demo import ensure_demo_meetings
+from yishi.modules.reports.demo import ensure_demo_reports
 
 # (community, role, name, party member, representative, resident group code)
 SHILIPU_PEOPLE = [
@@ -99,7 +101,9 @@ def prepare_demo(app: Flask, *, reset: bool = False) -> list[dict]:
         ensure_demo_meetings()
         for login in _ensure_pending_application(known):
             logins.append(login)
+        ensure_demo_reports()
         db.session.commit()
+        run_pending(app)  # notifications of the demo's matters, and its reports, done before the first page
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(logins, ensure_ascii=False, indent=2), encoding="utf-8")
         path.chmod(0o600)

@@ -85,6 +85,16 @@ def paginate(statement, args: dict) -> tuple[dict, dict[str, str]]:
     return body, {"Link": ", ".join(links)}
 
 
+def paginate_page(statement, per_page: int = 20) -> dict:
+    """One page of a list on a web page: ``?page=`` (a bad value reads as the first page), the same
+    two queries as :func:`paginate`, plus ``pages`` for the pager."""
+    number = request.args.get("page", "1")
+    page = int(number) if number.isdigit() and 0 < int(number) <= 1_000_000 else 1
+    body, _links = paginate(statement, {"page": page, "per_page": per_page})
+    body["pages"] = max(1, -(-body["total"] // per_page))
+    return body
+
+
 # --- Idempotency-Key ------------------------------------------------------------------------------
 
 

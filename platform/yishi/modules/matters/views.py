@@ -7,7 +7,7 @@ from flask import Response, abort, current_app, flash, g, redirect, render_templ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from yishi.core.api import paginate
+from yishi.core.api import paginate_page
 from yishi.core.db import db
 from yishi.core.errors import FORM_ERRORS, NotFoundError
 from yishi.core.forms import show_domain_error
@@ -448,7 +448,7 @@ def queue():
         filters.channel = form.channel.data or None
         filters.overdue = {"1": True, "0": False}.get(form.overdue.data)
         filters.q = form.q.data or ""
-    page = _page(services.list_statement(filters, actor=actor))
+    page = paginate_page(services.list_statement(filters, actor=actor))
     return render_template(
         "matters/queue.html",
         form=form,
@@ -459,18 +459,10 @@ def queue():
     )
 
 
-def _page(statement) -> dict:
-    number = request.args.get("page", "1")
-    page = int(number) if number.isdigit() and 0 < int(number) <= 1_000_000 else 1
-    body, _links = paginate(statement, {"page": page, "per_page": 20})
-    body["pages"] = max(1, -(-body["total"] // body["per_page"]))
-    return body
-
-
 @blueprint.route("/board")
 def board():
     """公平、公正、公开: every matter's status, category, group and point — no names, no phones."""
-    page = _page(services.board_statement())
+    page = paginate_page(services.board_statement())
     return render_template(
         "matters/board.html",
         rows=presenters.board_rows(page["items"]),

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+
+class ReportCreateSchema(ma.Schema):
+    """A month (``2026-10``), a quarter (``2026-Q3``), a year (``2026``), or ``start`` and ``end`` days."""
+
+    month = ma.fields.String(validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"))
+    quarter = ma.fields.String(validate=validate.Regexp(r"^\d{4}-Q[1-4]$"))
+    year = ma.fields.Integer(validate=validate.Range(min=2000, max=2100))
+    start = ma.fields.Date(metadata={"description": "first day, included"})
+    end = ma.fields.Date(metadata={"description": "last day, included"})
+
+    @ma.validates_schema
+    def _one_period(self, data, **kwargs):
+        given = [key for key in ("month", "quarter", "year") if key in data]
+        custom = "start" in data or "end" in data
+        if len(given) + custom != 1:
+            raise ma.ValidationError("Give exactly one of month, quarter, year, or start and end.", "_schema")
+        if custom and not ("start" in data and "end" in data):
+            raise ma.ValidationError("Give both start and end.", "end")
+
+
+class ReportSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    title = ma.fields.String()
+    label = ma.fields.String()
+    period_start = ma.fields.AwareDateTime()
+    period_end = ma.fields.AwareDateTime()
+    status = ma.fields.String(metadata={"enum": ["queued", "running", "finished", "failed"]})
+    progress = ma.fields.Integer()
+    created_at = ma.fields.AwareDateTime()
+    finished_at = ma.fields.AwareDateTime(allow_none=True)
+    definitions_version = ma.fields.String()
+    snapshot = ma.fields.Dict(allow_none=True, metadata={"description": "the figures as computed then"})
+    exports = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    url = ma.fields.String()
+
+
+class ExportArgsSchema(ma.Schema):
+    locale = ma.fields.String(load_default="zh_CN", validate=validate.OneOf(["zh_CN", "en"]))
