@@ -436,7 +436,7 @@ def queue():
     _category_choices(form.category_id)
     _group_choices(form.resident_group_id)
     _point_choices(form.point_id)
-    form.channel.choices = [("", "—")] + [(c.value, c.value) for c in Channel]
+    form.channel.choices = [("", "—")] + [(c.value, str(workflow.CHANNEL_LABELS[c])) for c in Channel]
     reach = services.reach(actor, g.community)
     mine = request.args.get("all") != "1" and reach is not None and not reach.every
     filters = services.Filters(open_only=True, mine=mine)

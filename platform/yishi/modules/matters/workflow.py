@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from yishi.modules.matters.models import Status
+from yishi.modules.matters.models import Channel, Status
 
 HANDLER = "handler"  # a moderator of the matter's point, a community admin, the street office, a system token
 REPORTER = "reporter"  # whoever raised it: its account, or the holder of its tracking code
@@ -73,6 +73,16 @@ STATUS_LABELS = {
     Status.WITHDRAWN: _l("Withdrawn"),
     Status.ESCALATED: _l("Escalated"),
     Status.REOPENED: _l("Reopened"),
+}
+
+
+CHANNEL_LABELS = {
+    Channel.WEB: _l("online"),
+    Channel.QR: _l("QR code at a point"),
+    Channel.OFFLINE: _l("in person at a point"),
+    Channel.PHONE: _l("on the phone"),
+    Channel.VISIT: _l("door-to-door visit"),
+    Channel.API: _l("government system"),
 }
 
 

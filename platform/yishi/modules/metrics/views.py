@@ -15,6 +15,7 @@ from yishi.modules.accounts.permissions import require
 from yishi.modules.categories import services as categories
 from yishi.modules.communities import services as communities
 from yishi.modules.communities.context import community_pages
+from yishi.modules.matters.workflow import CHANNEL_LABELS
 from yishi.modules.metrics import services
 from yishi.modules.metrics.definitions import BY_CODE, METRICS, VERSION
 from yishi.modules.points import services as points
@@ -81,6 +82,7 @@ def show():
         "category": {c.code: c.name(locale) for c in categories.list_categories()},
         "group": {str(gr.id): gr.name(locale) for gr in communities.list_resident_groups()},
         "point": {str(p.id): p.name(locale) for p in points.list_points()},
+        "channel": {channel.value: str(label) for channel, label in CHANNEL_LABELS.items()},
     }
     breakdowns = {
         by: bars(services.breakdown([community.id], start, end, by)[community.id], names.get(by))
