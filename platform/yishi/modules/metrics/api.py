@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
 
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.permissions import require
@@ -23,7 +24,7 @@ class FiguresArgsSchema(ma.Schema):
     @ma.validates_schema
     def _ordered(self, data, **kwargs):
         if "start" in data and "end" in data and data["end"] <= data["start"]:
-            raise ma.ValidationError("end must be after start.", "end")
+            raise ma.ValidationError(str(_l("The end must be after the start.")), "end")
 
 
 class FiguresSchema(ma.Schema):
