@@ -317,19 +317,20 @@ _worker_pid = os.getpid()
 
 def execute(job_name: str, arguments: dict, task_id: str | None = None) -> Any:
     """What RQ runs for every job: a fresh context, no tenant, one commit."""
-    context = contextvars.Context()  # never inherit the caller's tenant or request
-    return context.run(_execute, job_name, arguments, task_id)
-
-
-def _execute(job_name: str, arguments: dict, task_id: str | None) -> Any:
     from rq import get_current_job
 
+    # RQ keeps its current job in a context variable: read it here, the fresh context has none.
+    rq_job = get_current_job()
+    context = contextvars.Context()  # never inherit the caller's tenant or request
+    return context.run(_execute, job_name, arguments, task_id, rq_job)
+
+
+def _execute(job_name: str, arguments: dict, task_id: str | None, rq_job: Job | None = None) -> Any:
     app = _app()
     with app.app_context():
         if os.getpid() != _worker_pid:  # a forked work horse must not reuse the parent's connections
             db.engine.dispose(close=False)
         spec = _registry.get(job_name) or _import_job(job_name)
-        rq_job = get_current_job()
         _current_job.set(rq_job)
         task = db.session.get(Task, task_id) if task_id else None
         if task is not None:
