@@ -245,6 +245,8 @@ OBJECT_IDS = {
     "meeting_id": _meeting_of,
     "item_id": _agenda_item_of,  # after meeting_id: an item of that meeting
 }
+
+
 def _report_of(street):
     from datetime import UTC, datetime
 
