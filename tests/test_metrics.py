@@ -645,3 +645,29 @@ def test_dashboard_periods_are_days_of_the_communitys_time_zone(w, client, login
             assert shown_figures(html)["matters_raised"] == count, period
         default = client.get(f"/c/{w.community.slug}/dashboard").get_data(as_text=True)
         assert 'data-testid="period-label">2026-02<' in default
+
+
+def test_street_totals_added_up_equal_the_totals_computed_together(community, neighbour_community, create_user):
+    """The report adds the street's totals up from its communities' rows; they must be the figures of
+    all the communities computed as one."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.matter_world import build
+    from yishi.modules.metrics import services as metric_services
+
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    for world, count in ((build(community, create_user), 7), (build(neighbour_community, create_user), 4)):
+        for number in range(count):
+            at = start + timedelta(days=number, hours=1)
+            raised = world.raise_matter(at=at, category="dispute" if number % 3 == 0 else "streetlight")
+            world.move(raised.id, "accept", by=world.admin, at=at + timedelta(minutes=4 + 5 * number))
+            if number % 2 == 0:
+                kwargs = {"outcome": "agreement", "agreement_text": "和解"} if number % 3 == 0 else {}
+                world.move(raised.id, "resolve", by=world.admin, at=at + timedelta(hours=number), note="好", **kwargs)
+    ids = [community.id, neighbour_community.id]
+    end = start + timedelta(days=30)
+    per_community, totals = metric_services.street_figures(ids, start, end)
+    together = metric_services.figures(ids, start, end, combined=True)[metric_services.TOTAL]
+    assert totals == together
+    assert per_community == metric_services.figures(ids, start, end)
+    assert totals["matters_raised"] == 11 and totals["accept_minutes_median"] is not None

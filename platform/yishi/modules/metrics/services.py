@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, literal_column, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select, tuple_
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -37,7 +37,14 @@ TOTAL = 0  # the key of the combined row in ``figures(..., combined=True)``
 
 
 def figures(
-    community_ids: list[int], start: datetime, end: datetime, *, as_of: datetime | None = None, combined: bool = False
+    community_ids: list[int],
+    start: datetime,
+    end: datetime,
+    *,
+    as_of: datetime | None = None,
+    combined: bool = False,
+    parts: dict | None = None,
+    total: dict | None = None,
 ) -> dict:
     """{community id: {metric code: value}} for the period, every metric of METRICS; with
     ``combined`` the same figures for all the communities together, under the key ``TOTAL``."""
@@ -55,13 +62,12 @@ def figures(
         return [] if combined else [column]
 
     with tenancy.communities_scope(ids, reason="metrics are computed per community, grouped in SQL"):
-        _matter_counts(result, ids, start, end, as_of, key, groups)
-        _percentiles(
-            result, ids, Matter.minutes_to_accept, Matter.accepted_at, start, end, "accept_minutes", key, groups
-        )
-        _percentiles(
-            result, ids, Matter.minutes_to_resolve, Matter.resolved_at, start, end, "resolve_minutes", key, groups
-        )
+        _matter_counts(result, ids, start, end, as_of, key, groups, {} if parts is None else parts)
+        if db.session.get_bind().dialect.name == "postgresql":
+            _percentiles_postgresql(result, ids, start, end, key, groups, total)
+        else:
+            for value, time, prefix in DURATIONS:
+                _percentiles(result, ids, value, time, start, end, prefix, key, groups, total)
         _people_and_meetings(result, ids, start, end, key, groups)
         _coverage(result, ids, key, groups)
     residents = dict(
@@ -75,7 +81,42 @@ def figures(
     return result
 
 
-def _matter_counts(result: dict, ids: list[int], start, end, as_of, key, groups) -> None:
+def _total_key(column):
+    return literal_column("0")
+
+
+def _no_groups(column) -> list:
+    return []
+
+
+def street_figures(community_ids: list[int], start: datetime, end: datetime, *, as_of: datetime | None = None):
+    """(per community, the street's totals): what ``figures`` and ``figures(combined=True)`` give, with the
+    totals added up from the communities' rows — counts summed (people and groups belong to one
+    community each), shares from their summed parts; the street's percentiles come with the
+    communities' (on PostgreSQL from the same sort, with GROUPING SETS)."""
+    parts: dict[int, dict] = {}
+    totals: dict = {metric.code: None for metric in METRICS}
+    per_community = figures(community_ids, start, end, as_of=as_of, parts=parts, total=totals)
+    rows = list(per_community.values())
+    for metric in METRICS:
+        if metric.unit == "count":
+            totals[metric.code] = sum(row[metric.code] or 0 for row in rows)
+
+    def share(numerator: int, denominator: int, digits: int = 3):
+        return round(numerator / denominator, digits) if denominator else None
+
+    summed = {name: sum(part[name] for part in parts.values()) for name in ("met", "in_time", "score_sum")}
+    totals["quarter_hour_rate"] = share(summed["met"], totals["first_response_cases"])
+    totals["resolution_rate"] = share(summed["in_time"], totals["matters_resolved"])
+    totals["satisfaction_mean"] = share(summed["score_sum"], totals["satisfaction_count"], 2)
+    residents = db.session.execute(
+        select(func.coalesce(func.sum(Community.resident_count), 0)).where(Community.id.in_(community_ids))
+    ).scalar_one()
+    totals["participants_per_100"] = round(totals["participants"] * 100 / residents, 1) if residents else None
+    return per_community, totals
+
+
+def _matter_counts(result: dict, ids: list[int], start, end, as_of, key, groups, parts: dict) -> None:
     submitted = _in(Matter.submitted_at, start, end)
     resolved = _in(Matter.resolved_at, start, end)
     awaiting_late = and_(
@@ -105,6 +146,7 @@ def _matter_counts(result: dict, ids: list[int], start, end, as_of, key, groups)
     ).all()
     for cid, raised, done, closed, met, cases, accepted, in_time, disputes, agreed, score_sum, ratings in rows:
         row = result[cid]
+        parts[cid] = {"met": met, "in_time": in_time, "score_sum": score_sum or 0}
         # Shares are kept to the 0.1 % they are shown with: rounded twice (0.9535 for 82/86, then 95.4 %)
         # a page would show a figure that is not the ratio's.
         row.update(
@@ -127,24 +169,70 @@ def _matter_counts(result: dict, ids: list[int], start, end, as_of, key, groups)
             row[code] = row[code] or 0
 
 
-def _percentiles(result: dict, ids, value_column, time_column, start, end, prefix: str, key, groups) -> None:
-    """Nearest-rank median and 90th percentile per community, with window functions (both databases)."""
+# (minutes, the time that puts a matter in the period, the figures' prefix)
+DURATIONS = (
+    (Matter.minutes_to_accept, Matter.accepted_at, "accept_minutes"),
+    (Matter.minutes_to_resolve, Matter.resolved_at, "resolve_minutes"),
+)
+
+
+def _percentiles_postgresql(result: dict, ids, start, end, key, groups, total: dict | None) -> None:
+    """Both durations' nearest-rank median and 90th percentile in one pass over the matters:
+    ``percentile_disc`` is the nearest rank, and it skips the NULLs a CASE gives outside the period.
+    With ``total``, the street's come from the same statement (GROUPING SETS)."""
+    grouping = groups(Matter.community_id)
+    if total is not None and grouping:
+        grouping = [func.grouping_sets(Matter.community_id, tuple_())]
+    aggregates, names = [], []
+    for value, time, prefix in DURATIONS:
+        in_period = case((_in(time, start, end), value), else_=None)
+        for fraction, suffix in ((0.5, "median"), (0.9, "p90")):
+            aggregates.append(func.percentile_disc(fraction).within_group(in_period))
+            names.append(f"{prefix}_{suffix}")
+    statement = (
+        select(key(Matter.community_id), *aggregates)
+        .where(
+            Matter.community_id.in_(ids),
+            or_(*(and_(_in(time, start, end), value.is_not(None)) for value, time, _prefix in DURATIONS)),
+        )
+        .group_by(*grouping)
+    )
+    for cid, *values in db.session.execute(statement).all():
+        row = total if (total is not None and cid is None) else result[cid]
+        row.update(zip(names, values, strict=True))
+
+
+def _percentiles(
+    result: dict, ids, value_column, time_column, start, end, prefix: str, key, groups, total: dict | None = None
+) -> None:
+    """Nearest-rank median and 90th percentile per community with window functions picking both ranks
+    in one statement (SQLite; PostgreSQL uses ``_percentiles_postgresql``). With ``total``, the same
+    over all the communities together goes there."""
+    where = (Matter.community_id.in_(ids), _in(time_column, start, end), value_column.is_not(None))
+    if total is not None:
+        combined = {TOTAL: total}
+        _percentiles(combined, ids, value_column, time_column, start, end, prefix, _total_key, _no_groups)
+    partition = groups(Matter.community_id) or None
     ranked = (
         select(
             key(Matter.community_id).label("cid"),
             value_column.label("v"),
-            func.row_number()
-            .over(partition_by=groups(Matter.community_id) or None, order_by=(value_column, Matter.id))
-            .label("rn"),
-            func.count().over(partition_by=groups(Matter.community_id) or None).label("n"),
+            func.row_number().over(partition_by=partition, order_by=(value_column, Matter.id)).label("rn"),
+            func.count().over(partition_by=partition).label("n"),
         )
-        .where(Matter.community_id.in_(ids), _in(time_column, start, end), value_column.is_not(None))
+        .where(*where)
         .subquery()
     )
-    for percent, suffix in ((50, "median"), (90, "p90")):
-        rank = (ranked.c.n * percent + 99) // 100  # ceil(n * p / 100) in integers
-        for cid, value in db.session.execute(select(ranked.c.cid, ranked.c.v).where(ranked.c.rn == rank)).all():
-            result[cid][f"{prefix}_{suffix}"] = value
+    median_rank = (ranked.c.n * 50 + 99) // 100  # ceil(n * p / 100) in integers
+    p90_rank = (ranked.c.n * 90 + 99) // 100
+    statement = select(ranked.c.cid, ranked.c.v, ranked.c.rn == median_rank, ranked.c.rn == p90_rank).where(
+        or_(ranked.c.rn == median_rank, ranked.c.rn == p90_rank)
+    )
+    for cid, value, is_median, is_p90 in db.session.execute(statement).all():
+        if is_median:
+            result[cid][f"{prefix}_median"] = value
+        if is_p90:
+            result[cid][f"{prefix}_p90"] = value
 
 
 def _people_and_meetings(result: dict, ids, start, end, key, groups) -> None:
@@ -197,32 +285,56 @@ def _coverage(result: dict, ids, key, groups) -> None:
 # --- breakdowns and trends (one community, or a street's) ------------------------------------------
 
 
-def breakdown(community_ids: list[int], start: datetime, end: datetime, by: str) -> dict[int, dict[str, int]]:
-    """Matters raised in the period per community and per category code, channel, group or point."""
-    columns = {
-        "category": Category.code,
-        "channel": Matter.channel,
-        "group": Matter.resident_group_id,
-        "point": Matter.point_id,
-    }
-    key = columns[by]
-    statement = (
-        select(Matter.community_id, key, func.count(Matter.id))
-        .where(
-            Matter.community_id.in_(community_ids),
-            _in(Matter.submitted_at, start, end),
-            Matter.status != Status.WITHDRAWN,
-        )
-        .group_by(Matter.community_id, key)
+BREAKDOWN_COLUMNS = {
+    "category": Category.code,
+    "channel": Matter.channel,
+    "group": Matter.resident_group_id,
+    "point": Matter.point_id,
+}
+
+
+def breakdowns(community_ids: list[int], start: datetime, end: datetime, bys) -> dict[str, dict[int, dict[str, int]]]:
+    """Matters raised in the period per community and per category code, channel, group or point:
+    {by: {community id: {label: count}}}. On PostgreSQL every ``by`` comes from one pass (GROUPING SETS)."""
+    bys = tuple(bys)
+    ids = sorted(set(community_ids))
+    result = {by: {cid: {} for cid in community_ids} for by in bys}
+    where = (
+        Matter.community_id.in_(ids),
+        _in(Matter.submitted_at, start, end),
+        Matter.status != Status.WITHDRAWN,
     )
-    if by == "category":
-        statement = statement.join(Category, Category.id == Matter.category_id)
-    result: dict[int, dict[str, int]] = {cid: {} for cid in community_ids}
-    with tenancy.communities_scope(sorted(set(community_ids)), reason="breakdowns are grouped per community in SQL"):
-        for cid, value, count in db.session.execute(statement).all():
-            label = getattr(value, "value", value)
-            result[cid]["" if label is None else str(label)] = count
+    columns = [BREAKDOWN_COLUMNS[by] for by in bys]
+    with tenancy.communities_scope(ids, reason="breakdowns are grouped per community in SQL"):
+        if db.session.get_bind().dialect.name == "postgresql" and len(bys) > 1:
+            statement = (
+                select(Matter.community_id, *columns, *(func.grouping(column) for column in columns), func.count())
+                .join(Category, Category.id == Matter.category_id)
+                .where(*where)
+                .group_by(func.grouping_sets(*(tuple_(Matter.community_id, column) for column in columns)))
+            )
+            for cid, *rest in db.session.execute(statement).all():
+                values, grouped, count = rest[: len(bys)], rest[len(bys) : 2 * len(bys)], rest[-1]
+                by_index = grouped.index(0)  # the one column this row is grouped by
+                _put(result[bys[by_index]][cid], values[by_index], count)
+            return result
+        for by, column in zip(bys, columns, strict=True):
+            statement = select(Matter.community_id, column, func.count()).where(*where)
+            if by == "category":
+                statement = statement.join(Category, Category.id == Matter.category_id)
+            for cid, value, count in db.session.execute(statement.group_by(Matter.community_id, column)).all():
+                _put(result[by][cid], value, count)
     return result
+
+
+def _put(counts: dict[str, int], value, count: int) -> None:
+    label = getattr(value, "value", value)
+    counts["" if label is None else str(label)] = count
+
+
+def breakdown(community_ids: list[int], start: datetime, end: datetime, by: str) -> dict[int, dict[str, int]]:
+    """One breakdown (see :func:`breakdowns`)."""
+    return breakdowns(community_ids, start, end, (by,))[by]
 
 
 class month_of(FunctionElement):  # noqa: N801 - used like a SQL function

@@ -84,10 +84,8 @@ def show():
         "point": {str(p.id): p.name(locale) for p in points.list_points()},
         "channel": {channel.value: str(label) for channel, label in CHANNEL_LABELS.items()},
     }
-    breakdowns = {
-        by: bars(services.breakdown([community.id], start, end, by)[community.id], names.get(by))
-        for by in ("category", "group", "point", "channel")
-    }
+    counts = services.breakdowns([community.id], start, end, ("category", "group", "point", "channel"))
+    breakdowns = {by: bars(per_community[community.id], names.get(by)) for by, per_community in counts.items()}
     top = max((row["raised"] for row in months.values()), default=0) or 1
     return render_template(
         "dashboard/show.html",

@@ -43,11 +43,9 @@ def build(
 ) -> dict:
     ids = [community.id for community in communities]
     progress(10, "figures")
-    per_community = metrics.figures(ids, start, end)
-    progress(45, "totals")
-    totals = metrics.figures(ids, start, end, combined=True)[metrics.TOTAL]
+    per_community, totals = metrics.street_figures(ids, start, end)
     progress(65, "breakdowns")
-    breakdowns = {by: metrics.breakdown(ids, start, end, by) for by in ("category", "channel")}
+    breakdowns = metrics.breakdowns(ids, start, end, ("category", "channel"))
     progress(80, "rankings")
     rows = [
         {
