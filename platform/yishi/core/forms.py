@@ -25,15 +25,28 @@ def show_domain_error(form, error: DomainError, rename: dict[str, str] | None = 
         flash(" ".join(unplaced) or error.detail or str(error.title), "danger")
 
 
-def perform(action: Callable[[], object], *, success: str, category: str = "success") -> bool:
-    """A button's use-case: commit and flash ``success``; or, when the service refuses, roll back and
-    flash why. Not-found and not-allowed propagate to their pages."""
+def save_form(
+    form, action: Callable[[], object], *, success: str | None = None, rename: dict[str, str] | None = None
+) -> tuple[bool, object]:
+    """A form's use-case: run ``action``, commit and flash ``success``; or, when the service refuses,
+    roll back and put why on the form's fields (or flash it). Returns (done, what the action returned).
+    Not-found and not-allowed propagate to their pages."""
     try:
-        action()
+        result = action()
         db.session.commit()
     except FORM_ERRORS as error:
         db.session.rollback()
-        show_domain_error(None, error)
-        return False
-    flash(success, category)
-    return True
+        show_domain_error(form, error, rename)
+        return False, None
+    if success:
+        flash(success, "success")
+    return True, result
+
+
+def perform(action: Callable[[], object], *, success: str, category: str = "success") -> bool:
+    """A button's use-case: commit and flash ``success``; or, when the service refuses, roll back and
+    flash why. Not-found and not-allowed propagate to their pages."""
+    done, _result = save_form(None, action)
+    if done:
+        flash(success, category)
+    return done

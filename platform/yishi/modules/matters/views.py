@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from yishi.core.api import paginate_page
 from yishi.core.db import db
 from yishi.core.errors import FORM_ERRORS, NotFoundError
-from yishi.core.forms import show_domain_error
+from yishi.core.forms import save_form, show_domain_error
 from yishi.core.security import limiter
 from yishi.core.storage import storage
 from yishi.modules.accounts.auth import current_actor
@@ -352,21 +352,19 @@ def note(matter_id: int):
     matter = _matter_for_viewer(matter_id)
     form = NoteForm()
     if form.validate_on_submit():
-        try:
-            services.add_note(
+        done, _entry = save_form(
+            form,
+            lambda: services.add_note(
                 g.community,
                 matter,
                 form.note.data,
                 actor=current_actor(),
                 tracked=matter.id in tracked_ids(),
                 public=form.public.data != "0",
-            )
-            db.session.commit()
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            flash(_("Added to the timeline."), "success")
+            ),
+            success=_("Added to the timeline."),
+        )
+        if done:
             return redirect(url_for(".show", matter_id=matter.id))
     return _render_matter(_matter_for_viewer(matter_id), note_form=form), 422
 
@@ -376,21 +374,19 @@ def rating(matter_id: int):
     matter = _matter_for_viewer(matter_id)
     form = RatingForm()
     if form.validate_on_submit():
-        try:
-            services.rate(
+        done, _matter = save_form(
+            form,
+            lambda: services.rate(
                 g.community,
                 matter,
                 int(form.score.data),
                 form.comment.data or "",
                 actor=current_actor(),
                 tracked=matter.id in tracked_ids(),
-            )
-            db.session.commit()
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            flash(_("Thank you for your rating."), "success")
+            ),
+            success=_("Thank you for your rating."),
+        )
+        if done:
             return redirect(url_for(".show", matter_id=matter.id))
     return _render_matter(_matter_for_viewer(matter_id), rating_form=form), 422
 
@@ -400,16 +396,14 @@ def add_photos(matter_id: int):
     matter = _matter_for_viewer(matter_id)
     form = PhotoForm()
     if form.validate_on_submit():
-        try:
-            services.add_photos(
+        done, _photos = save_form(
+            form,
+            lambda: services.add_photos(
                 g.community, matter, _uploads(), actor=current_actor(), tracked=matter.id in tracked_ids()
-            )
-            db.session.commit()
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            flash(_("Photos added."), "success")
+            ),
+            success=_("Photos added."),
+        )
+        if done:
             return redirect(url_for(".show", matter_id=matter.id))
     return _render_matter(_matter_for_viewer(matter_id), photo_form=form), 422
 

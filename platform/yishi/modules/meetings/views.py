@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from yishi.core.db import db, utcnow
 from yishi.core.errors import FORM_ERRORS
-from yishi.core.forms import perform, show_domain_error
+from yishi.core.forms import perform, save_form, show_domain_error
 from yishi.core.security import limiter
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.permissions import can, require
@@ -113,14 +113,12 @@ def new():
             "invited_group_ids": form.invited_group_ids.data,
             "matter_ids": form.matter_ids.data,
         }
-        try:
-            meeting = services.create_meeting(g.community, data, actor=current_actor())
-            db.session.commit()
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            flash(_("The meeting is convened."), "success")
+        done, meeting = save_form(
+            form,
+            lambda: services.create_meeting(g.community, data, actor=current_actor()),
+            success=_("The meeting is convened."),
+        )
+        if done:
             return redirect(url_for(".show", meeting_id=meeting.id))
     return render_template("meetings/new.html", form=form)
 
@@ -263,14 +261,12 @@ def decision(meeting_id: int, item_id: int):
             "matter_action": form.matter_action.data or "",
             "agreement_text": form.agreement_text.data,
         }
-        try:
-            services.decide(g.community, meeting, item, data, actor=current_actor())
-            db.session.commit()
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            flash(_("The decision is recorded."), "success")
+        done, _item = save_form(
+            form,
+            lambda: services.decide(g.community, meeting, item, data, actor=current_actor()),
+            success=_("The decision is recorded."),
+        )
+        if done:
             return redirect(url_for(".show", meeting_id=meeting.id))
     meeting = services.get_meeting(meeting_id)
     return _render(meeting, decision_form=form, decision_item=item_id), 422

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Response, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Response, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from yishi.core.api import paginate_page
 from yishi.core.db import db
-from yishi.core.errors import FORM_ERRORS
-from yishi.core.forms import show_domain_error
+from yishi.core.forms import save_form
 from yishi.core.i18n import current_language
 from yishi.core.storage import storage
 from yishi.modules.accounts.auth import current_actor
@@ -53,15 +52,12 @@ def index():
     form = ReportForm(today=datetime.now(ZoneInfo(street.time_zone)).date())
     if form.validate_on_submit():
         require(actor, "reports:write", street=street)
-        try:
-            start, end, label = period_from_form(form, street.time_zone)
-            report = services.start_report(street, start, end, label, actor=actor)
-            db.session.commit()
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            flash(_("The report is being computed."), "info")
+        done, report = save_form(
+            form,
+            lambda: services.start_report(street, *period_from_form(form, street.time_zone), actor=actor),
+            success=_("The report is being computed."),
+        )
+        if done:
             return redirect(url_for(".show", report_id=report.id))
     return render_template("reports/index.html", form=form, page=paginate_page(services.reports_statement(street)))
 
