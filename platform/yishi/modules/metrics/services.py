@@ -368,25 +368,25 @@ def monthly(community: Community, start: datetime, end: datetime) -> dict[str, d
 
     offset = int(ZoneInfo(community.time_zone).utcoffset(start.replace(tzinfo=None)).total_seconds() // 60)
     months: dict[str, dict[str, int]] = {}
+
+    def month(label: str) -> dict[str, int]:
+        return months.setdefault(label, {"raised": 0, "resolved": 0, "within_target": 0})
+
     with tenancy.community_scope(community.id):
-        for label, time_column, extra in (
-            ("raised", Matter.submitted_at, Matter.status != Status.WITHDRAWN),
-            ("resolved", Matter.resolved_at, literal_column("1") == 1),
-            ("within_target", Matter.submitted_at, Matter.first_response_met.is_(True)),
-        ):
-            key = month_of(time_column, community.time_zone, offset)
-            statement = (
-                select(key, func.count(Matter.id))
-                .where(_in(time_column, start, end), extra)
-                .group_by(key)
-                .order_by(key)
+        submitted = month_of(Matter.submitted_at, community.time_zone, offset)
+        for label, raised, in_time in db.session.execute(
+            select(
+                submitted,
+                _count_if(Matter.status != Status.WITHDRAWN),
+                _count_if(Matter.first_response_met.is_(True)),
             )
-            for month, count in db.session.execute(statement).all():
-                months.setdefault(month, {"raised": 0, "resolved": 0, "within_target": 0})[label] = int(count)
+            .where(_in(Matter.submitted_at, start, end))
+            .group_by(submitted)
+        ).all():
+            month(label).update(raised=int(raised), within_target=int(in_time))
+        resolved = month_of(Matter.resolved_at, community.time_zone, offset)
+        for label, count in db.session.execute(
+            select(resolved, func.count(Matter.id)).where(_in(Matter.resolved_at, start, end)).group_by(resolved)
+        ).all():
+            month(label)["resolved"] = int(count)
     return dict(sorted(months.items()))
-
-
-def definitions_for(locale: str) -> list[dict]:
-    return [
-        {"code": m.code, "name": m.name(locale), "definition": m.definition(locale), "unit": m.unit} for m in METRICS
-    ]
