@@ -1506,6 +1506,11 @@ def _api_urls(meeting_id: int, item_id: int, group_id: int) -> dict[tuple[str, s
             {"name": "外人", "phone": "13900001111", "resident_group_id": group_id},
         ),
         ("GET", "/participation"): ("GET", "/participation", None),
+        ("GET", "/meetings/<int:meeting_id>/agenda/<int:item_id>/comments"): (
+            "GET",
+            f"{m}/agenda/{item_id}/comments",
+            None,
+        ),
     }
 
 
@@ -1603,3 +1608,42 @@ def test_meeting_ids_of_another_community_are_404_under_this_communitys_slug(
         assert db.session.execute(select(func.count(AgendaItem.id))).scalar_one() == 1
         assert db.session.execute(select(func.count(Attendance.id))).scalar_one() == 0
         assert db.session.execute(select(func.count(Invitation.id))).scalar_one() == 0
+
+
+def test_comments_and_volunteers_are_readable_on_the_api_with_names_masked_for_readers(
+    client, community, create_user, token_for
+):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.conftest import bearer as auth
+    from tests.matter_world import build
+    from yishi.modules.accounts.permissions import Actor as Who
+    from yishi.modules.matters import services as matter_services
+    from yishi.modules.meetings import services as meeting_services
+
+    w = build(community, create_user)
+    raised = w.raise_matter(title="桥头路灯")
+    with w.scope():
+        start = datetime.now(UTC) + timedelta(days=2)
+        meeting = meeting_services.create_meeting(
+            community,
+            {"title": "议事会", "starts_at": start, "ends_at": start + timedelta(hours=1), "matter_ids": [raised.id]},
+            actor=Who(user=w.admin),
+        )
+        item = meeting_services.agenda_of(meeting)[0]
+        meeting_services.comment(community, meeting, item, "尽快修好", actor=Who(user=w.staff))
+        matter_services.volunteer(community, w.matter(raised.id), actor=Who(user=w.staff), note="我来帮忙")
+        ids = (meeting.id, item.id)
+        db.session.commit()
+    base = f"/api/v1/communities/{community.slug}"
+    reader = token_for(community=community, scopes="meetings:read,matters:read,community:read")
+    writer = token_for(community=community)
+    comments = client.get(f"{base}/meetings/{ids[0]}/agenda/{ids[1]}/comments", headers=auth(reader)).get_json()
+    assert [(c["name"], c["body"]) for c in comments] == [("工***", "尽快修好")]
+    full = client.get(f"{base}/meetings/{ids[0]}/agenda/{ids[1]}/comments", headers=auth(writer)).get_json()
+    assert full[0]["name"] == w.staff.name
+    volunteers = client.get(f"{base}/matters/{raised.id}/volunteers", headers=auth(reader)).get_json()
+    assert [(v["name"], v["note"]) for v in volunteers] == [("工***", "我来帮忙")]
+    assert (
+        client.get(f"{base}/matters/{raised.id}/volunteers", headers=auth(writer)).get_json()[0]["name"] == w.staff.name
+    )

@@ -10,6 +10,7 @@ from yishi.core.db import db
 from yishi.core.storage import storage
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.permissions import require
+from yishi.modules.accounts.services import mask_name
 from yishi.modules.communities.context import community_api, current_community
 from yishi.modules.matters import presenters, services
 from yishi.modules.matters.schemas import (
@@ -23,6 +24,7 @@ from yishi.modules.matters.schemas import (
     RatingSchema,
     TimelineEntrySchema,
     TransitionSchema,
+    VolunteerSchema,
 )
 
 blp = community_api(
@@ -231,3 +233,17 @@ class Board(MethodView):
         body, headers = paginate(services.board_statement(), args)
         body["items"] = presenters.board_rows(body["items"])
         return body, headers
+
+
+@blp.route("/matters/<int:matter_id>/volunteers")
+class MatterVolunteers(MethodView):
+    @blp.response(200, VolunteerSchema(many=True))
+    def get(self, matter_id: int):
+        """Residents who offered to help solve the matter (参与解决); names masked unless the caller handles it"""
+        community, actor = current_community(), current_actor()
+        matter = _readable(matter_id)
+        handler = services.is_handler(actor, matter, community)
+        return [
+            {"name": name if handler else mask_name(name), "note": note, "at": at}
+            for name, note, at in services.volunteers_of(matter)
+        ]

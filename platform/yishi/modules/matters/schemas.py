@@ -143,3 +143,9 @@ class BoardItemSchema(ma.Schema):
     submitted_at = ma.fields.AwareDateTime()
     resolved_at = ma.fields.AwareDateTime(allow_none=True)
     first_response_met = ma.fields.Boolean(allow_none=True)
+
+
+class VolunteerSchema(ma.Schema):
+    name = ma.fields.String()
+    note = ma.fields.String()
+    at = ma.fields.AwareDateTime()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import request, url_for
 from flask.views import MethodView
 
@@ -207,3 +208,24 @@ class Participation(MethodView):
             "by_kind": participation.participants_by_kind(args["start"], args["end"]),
             "meetings_held": services.meetings_held(args["start"], args["end"]),
         }
+
+
+class CommentSchema(ma.Schema):
+    name = ma.fields.String(metadata={"description": "masked (张**) without meetings:write"})
+    body = ma.fields.String()
+    at = ma.fields.AwareDateTime()
+
+
+@blp.route("/meetings/<int:meeting_id>/agenda/<int:item_id>/comments")
+class AgendaComments(MethodView):
+    @blp.response(200, CommentSchema(many=True))
+    def get(self, meeting_id: int, item_id: int):
+        """Residents' comments on an agenda item, given online before the meeting (comments are made by
+        signed-in residents on the web: a token is not a person)"""
+        meeting = services.get_meeting(meeting_id)
+        item = services.get_item(meeting, item_id)
+        writer = can(current_actor(), "meetings:write", community=current_community())
+        return [
+            {"name": name if writer else mask_name(name), "body": body, "at": at}
+            for name, body, at in services.comments_of([item])[item.id]
+        ]
