@@ -145,7 +145,8 @@ def _build(community, count: int, generator: random.Random, now: datetime) -> No
             at=meeting.starts_at,
         )  # fmt: skip
         for item in items:
-            item.decision = generator.choice(DECISIONS)
+            # "signed by both parties" fits a matter between residents, not a report or a free topic
+            item.decision = generator.choice(DECISIONS if item.matter_id else DECISIONS[:2])
             item.decided_at = meeting.ends_at
             if generator.random() < 0.5:
                 item.decision_kind = DecisionKind.VOTE
