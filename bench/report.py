@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.engine import make_url
 
 TARGET_REPORT_SECONDS = 10.0
@@ -455,7 +455,8 @@ def run_dashboard(args, app) -> int:
     from yishi.modules.accounts.models import CommunityRole
     from yishi.modules.communities.models import Community
     from yishi.modules.matters.models import Matter
-    from yishi.modules.metrics import services, views
+    from yishi.modules.metrics import services
+    from yishi.modules.metrics.models import DashboardFigures
 
     with app.app_context():
         clock = StatementClock(db.engine)
@@ -473,7 +474,7 @@ def run_dashboard(args, app) -> int:
                 select(func.count(Matter.id)).where(Matter.community_id == community.id)
             ).scalar_one()
         slug, community_id = community.slug, community.id
-        start, end, kind, label = views.period(community, {"period": "12m"})
+        start, end, kind, label = services.dashboard_period(community, {"period": "12m"})
         trend_start = max(start, end - timedelta(days=366))
         db.session.remove()
     print(f"community {slug}: {count:,} matters; period 12m = {label}")
@@ -489,8 +490,7 @@ def run_dashboard(args, app) -> int:
             after_figures = time.perf_counter()
             services.monthly(community, trend_start, end)
             after_monthly = time.perf_counter()
-            for by in ("category", "group", "point", "channel"):
-                services.breakdown([community_id], start, end, by)
+            services.breakdowns([community_id], start, end, ("category", "group", "point", "channel"))
             done = time.perf_counter()
             clock.on = False
             db.session.remove()
@@ -501,7 +501,7 @@ def run_dashboard(args, app) -> int:
     records = list(clock.records)
     function_ms = statistics.median(parts["total"]) * 1000
     print(
-        f"services (figures + monthly + 4 breakdowns): median {function_ms:.0f} ms of {args.runs} "
+        f"services (figures + monthly + breakdowns): median {function_ms:.0f} ms of {args.runs} "
         f"(first {parts['total'][0] * 1000:.0f} ms; figures {statistics.median(parts['figures']) * 1000:.0f}, "
         f"monthly {statistics.median(parts['monthly']) * 1000:.0f}, "
         f"breakdowns {statistics.median(parts['breakdowns']) * 1000:.0f} ms)"
@@ -523,25 +523,43 @@ def run_dashboard(args, app) -> int:
     response = fresh(client.post, "/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
     if response.status_code != 302:
         sys.exit(f"could not sign in: {response.status_code}")
-    http_times = []
-    for _ in range(args.runs):
+
+    def page_times(what: str) -> float:
+        times = []
+        for _ in range(args.runs):
+            began = time.perf_counter()
+            response = fresh(client.get, f"/c/{slug}/dashboard?period=12m")
+            times.append(time.perf_counter() - began)
+            if response.status_code != 200:
+                sys.exit(f"GET /c/{slug}/dashboard answered {response.status_code}")
+        median = statistics.median(times) * 1000
+        print(
+            f"GET /c/{slug}/dashboard?period=12m, {what}: median {median:.0f} ms of {args.runs} "
+            f"(first {times[0] * 1000:.0f} ms, {len(response.data):,} bytes)"
+        )
+        return median
+
+    with app.app_context(), tenancy.community_scope(community_id):  # nothing kept: computed in the request
+        db.session.execute(delete(DashboardFigures))
+        db.session.commit()
+        db.session.remove()
+    live_ms = page_times("computed in the request")
+    with app.app_context():  # what the refresh job (every 5 minutes) does for this community
         began = time.perf_counter()
-        response = fresh(client.get, f"/c/{slug}/dashboard?period=12m")
-        http_times.append(time.perf_counter() - began)
-        if response.status_code != 200:
-            sys.exit(f"GET /c/{slug}/dashboard answered {response.status_code}")
-    http_ms = statistics.median(http_times) * 1000
-    print(
-        f"GET /c/{slug}/dashboard?period=12m: median {http_ms:.0f} ms of {args.runs} "
-        f"(first {http_times[0] * 1000:.0f} ms, {len(response.data):,} bytes)"
-    )
+        services.keep_dashboards(db.session.get(Community, community_id))
+        db.session.commit()
+        keep_ms = (time.perf_counter() - began) * 1000
+        db.session.remove()
+    print(f"the refresh job for this community (this month and the last 12 months): {keep_ms:.0f} ms")
+    http_ms = page_times("figures kept by the refresh job")
     print()
     print(
-        f"{verdict(http_ms <= TARGET_DASHBOARD_MS)}  dashboard page <= {TARGET_DASHBOARD_MS:.0f} ms ({http_ms:.0f} ms)"
+        f"{verdict(http_ms <= TARGET_DASHBOARD_MS)}  dashboard page <= {TARGET_DASHBOARD_MS:.0f} ms ({http_ms:.0f} ms; "
+        f"{live_ms:.0f} ms when computed in the request)"
     )
     print(
-        f"{verdict(function_ms <= TARGET_DASHBOARD_MS)}  dashboard figures <= {TARGET_DASHBOARD_MS:.0f} ms "
-        f"({function_ms:.0f} ms)"
+        f"      computing the figures: {function_ms:.0f} ms, done by the refresh job every 5 minutes "
+        "(and in the request only when nothing fresh is kept)"
     )
     if args.explain:
         print("\nThe statements of the last services run, slowest first:")
@@ -576,6 +594,10 @@ def main(argv: list[str] | None = None) -> int:
     url = make_url(args.url or f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}")
     url = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     app = make_app(url)
+    with app.app_context():  # a database generated before the latest migrations is brought up to date
+        from flask_migrate import upgrade
+
+        upgrade(directory=app.config["MIGRATIONS_PATH"])
     with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)) as c:
         version = c.execute("SHOW server_version").fetchone()[0]
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, PostgreSQL {version}, Python {sys.version.split()[0]}, "

@@ -671,3 +671,35 @@ def test_street_totals_added_up_equal_the_totals_computed_together(community, ne
     assert totals == together
     assert per_community == metric_services.figures(ids, start, end)
     assert totals["matters_raised"] == 11 and totals["accept_minutes_median"] is not None
+
+
+def test_kept_dashboards_are_served_while_fresh_and_recomputed_after(app, w, client, login_as):
+    """The refresh job keeps the standard dashboards; the page serves them while fresh and for the
+    same bounds, and computes live when they are stale (or for a period it does not keep)."""
+    from yishi.core import jobs
+    from yishi.modules.metrics.models import DashboardFigures
+
+    now = datetime.now(UTC)
+    raised(w, now - timedelta(hours=2))
+    assert "yishi.modules.metrics.tasks.refresh_dashboards" in {p.job_name for p in jobs.SCHEDULE}
+    jobs.enqueue("yishi.modules.metrics.tasks.refresh_dashboards", after_commit=False)
+    assert jobs.run_pending(app) == 2  # the new matter's notification, and the refresh
+    with w.scope():
+        kept = {row.period_kind: row for row in db.session.execute(db.select(DashboardFigures)).scalars()}
+    assert set(kept) == {"month", "12m"} and kept["12m"].data["figures"]["matters_raised"] == 1
+
+    raised(w, now - timedelta(hours=1))  # after the job: the kept figures do not know it yet
+    login_as(w.admin)
+    page = client.get(f"/c/{w.community.slug}/dashboard?period=12m").get_data(as_text=True)
+    assert shown_figures(page)["matters_raised"] == "1"
+    assert 'data-testid="computed-at"' in page
+    # a period the job does not keep is always computed live
+    live = client.get(f"/c/{w.community.slug}/dashboard?period=year").get_data(as_text=True)
+    assert shown_figures(live)["matters_raised"] == "2"
+
+    with w.scope():  # ten minutes later the kept figures are stale: the page computes them again
+        row = db.session.execute(db.select(DashboardFigures).where(DashboardFigures.period_kind == "12m")).scalar_one()
+        row.computed_at = now - metrics.FRESH_FOR - timedelta(seconds=1)
+        db.session.commit()
+    page = client.get(f"/c/{w.community.slug}/dashboard?period=12m").get_data(as_text=True)
+    assert shown_figures(page)["matters_raised"] == "2"

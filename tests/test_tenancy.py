@@ -28,6 +28,7 @@ from yishi.modules.matters.models import (
     Volunteer,
 )
 from yishi.modules.meetings.models import AgendaComment, AgendaItem, Attendance, CheckInMethod, Invitation, Meeting
+from yishi.modules.metrics.models import DashboardFigures
 from yishi.modules.participation.models import Participation, ParticipationKind, Person
 from yishi.modules.points.models import Point, PointResidentGroup
 from yishi.modules.selection.models import (
@@ -246,6 +247,13 @@ def _make_agenda_comment(community, tag):
     return AgendaComment(agenda_item_id=item.id, person_id=_person_id(community, tag), body=f"意见{tag}")
 
 
+def _make_dashboard_figures(community, tag):
+    now = datetime.now(UTC)
+    return DashboardFigures(
+        period_kind=f"k{tag}{next(_serial)}", period_start=now, period_end=now, data={}, computed_at=now
+    )
+
+
 FACTORIES = {
     CalendarDay: _make_calendar_day,
     Category: _make_category,
@@ -273,6 +281,7 @@ FACTORIES = {
     AgendaItem: _make_agenda_item,
     Attendance: _make_attendance,
     AgendaComment: _make_agenda_comment,
+    DashboardFigures: _make_dashboard_figures,
 }
 
 

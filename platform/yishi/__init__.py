@@ -111,6 +111,8 @@ def _page_url(number: int) -> str:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from datetime import datetime
+
     from flask_babel import format_datetime
 
     from yishi.modules.accounts.services import mask_phone
@@ -118,3 +120,4 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.globals["page_url"] = _page_url
     app.jinja_env.filters["datetime"] = lambda value, fmt="short": format_datetime(value, fmt) if value else ""
+    app.jinja_env.filters["datetime_iso"] = lambda value: format_datetime(datetime.fromisoformat(value), "short")

@@ -19,7 +19,7 @@ from werkzeug.serving import run_simple
 
 from yishi.core import tenancy
 from yishi.core.db import db
-from yishi.core.jobs import run_pending
+from yishi.core.jobs import enqueue, run_pending
 from yishi.modules.accounts import services as accounts
 from yishi.modules.accounts.models import CommunityRole
 from yishi.modules.communities import services as communities
@@ -102,6 +102,7 @@ def prepare_demo(app: Flask, *, reset: bool = False) -> list[dict]:
         for login in _ensure_pending_application(known):
             logins.append(login)
         ensure_demo_reports()
+        enqueue("yishi.modules.metrics.tasks.refresh_dashboards", job_id="demo-refresh-dashboards")
         db.session.commit()
         run_pending(app)  # notifications of the demo's matters, and its reports, done before the first page
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ comparison report) in the same handful of queries. Periods are half-open: ``star
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal_column, or_, select, tuple_
 from sqlalchemy.ext.compiler import compiles
@@ -21,6 +22,7 @@ from yishi.modules.matters import workflow
 from yishi.modules.matters.models import Matter, Outcome, Status
 from yishi.modules.meetings.models import Meeting, MeetingStatus
 from yishi.modules.metrics.definitions import METRICS
+from yishi.modules.metrics.models import DashboardFigures
 from yishi.modules.participation.models import Participation
 from yishi.modules.points.models import Point, PointResidentGroup
 
@@ -364,8 +366,6 @@ def _month_postgresql(element, compiler, **kw):
 
 def monthly(community: Community, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
     """Per month (community time): matters raised, resolved, and taken up within the first-response target."""
-    from zoneinfo import ZoneInfo
-
     offset = int(ZoneInfo(community.time_zone).utcoffset(start.replace(tzinfo=None)).total_seconds() // 60)
     months: dict[str, dict[str, int]] = {}
 
@@ -390,3 +390,94 @@ def monthly(community: Community, start: datetime, end: datetime) -> dict[str, d
         ).all():
             month(label)["resolved"] = int(count)
     return dict(sorted(months.items()))
+
+
+# --- the community dashboard --------------------------------------------------------------------------
+
+DASHBOARD_PERIODS = ("month", "quarter", "year", "12m", "custom")
+KEPT_PERIODS = ("month", "12m")  # what the refresh job keeps ready
+FRESH_FOR = timedelta(minutes=10)
+
+
+def dashboard_period(community: Community, args) -> tuple[datetime, datetime, str, str]:
+    """(start, end, kind, label) from ``?period=`` (and ``start``/``end`` days for custom), in the
+    community's time zone; this month by default."""
+    zone = ZoneInfo(community.time_zone)
+    today = datetime.now(zone).date()
+    kind = args.get("period", "month")
+    kind = kind if kind in DASHBOARD_PERIODS else "month"
+
+    def at(day: date) -> datetime:
+        return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+    if kind == "custom":
+        try:
+            first, last = date.fromisoformat(args.get("start", "")), date.fromisoformat(args.get("end", ""))
+        except ValueError:
+            first, last = None, None
+        if first and last and first <= last and (last - first).days <= 3 * 366:
+            return at(first), at(last) + timedelta(days=1), kind, f"{first.isoformat()}–{last.isoformat()}"
+        kind = "month"
+    if kind == "year":
+        return at(date(today.year, 1, 1)), at(date(today.year + 1, 1, 1)), kind, str(today.year)
+    if kind == "quarter":
+        first_month = 3 * ((today.month - 1) // 3) + 1
+        start = date(today.year, first_month, 1)
+        end = date(today.year + (first_month == 10), (first_month + 2) % 12 + 1, 1)
+        return at(start), at(end), kind, f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    if kind == "12m":
+        start = date(today.year - 1, today.month, 1)
+        return at(start), at(today) + timedelta(days=1), kind, f"{start.isoformat()}–{today.isoformat()}"
+    start = date(today.year, today.month, 1)
+    end = date(today.year + (today.month == 12), today.month % 12 + 1, 1)
+    return at(start), at(end), "month", f"{today.year}-{today.month:02d}"
+
+
+def compute_dashboard(community: Community, kind: str, start: datetime, end: datetime) -> dict:
+    """Everything the dashboard shows, as JSON: figures, the monthly trend (a single month is shown
+    with the eleven before it) and the breakdowns by category, group, point and channel."""
+    trend_start = start - timedelta(days=335) if kind == "month" else max(start, end - timedelta(days=366))
+    counts = breakdowns([community.id], start, end, ("category", "group", "point", "channel"))
+    return {
+        "figures": figures([community.id], start, end)[community.id],
+        "months": monthly(community, trend_start, end),
+        "counts": {by: per_community[community.id] for by, per_community in counts.items()},
+        "computed_at": utcnow().isoformat(),
+    }
+
+
+def dashboard(community: Community, kind: str, start: datetime, end: datetime) -> dict:
+    """The dashboard the refresh job keeps, while fresh and for these very bounds; else computed now."""
+    if kind in KEPT_PERIODS:
+        with tenancy.community_scope(community.id):
+            kept = db.session.execute(
+                select(DashboardFigures).where(DashboardFigures.period_kind == kind)
+            ).scalar_one_or_none()
+        if (
+            kept is not None
+            and kept.period_start == start
+            and kept.period_end == end
+            and kept.computed_at >= utcnow() - FRESH_FOR
+        ):
+            return kept.data
+    return compute_dashboard(community, kind, start, end)
+
+
+def keep_dashboards(community: Community) -> int:
+    """Compute and keep the community's standard dashboards (what the refresh job runs)."""
+    kept = 0
+    with tenancy.community_scope(community.id):
+        for kind in KEPT_PERIODS:
+            start, end, _kind, _label = dashboard_period(community, {"period": kind})
+            data = compute_dashboard(community, kind, start, end)
+            row = db.session.execute(
+                select(DashboardFigures).where(DashboardFigures.period_kind == kind)
+            ).scalar_one_or_none()
+            if row is None:
+                row = DashboardFigures(community_id=community.id, period_kind=kind)
+                db.session.add(row)
+            row.period_start, row.period_end, row.data = start, end, data
+            row.computed_at = datetime.fromisoformat(data["computed_at"])
+            kept += 1
+        db.session.flush()
+    return kept
