@@ -26,6 +26,7 @@ from yishi.modules.matters import services, workflow
 from yishi.modules.matters.models import Channel, EntryKind, Matter, Outcome, Status, TimelineEntry
 from yishi.modules.matters.workflow import HANDLER, REPORTER, SYSTEM, TRANSITIONS
 from yishi.modules.notifications.models import Notification
+from yishi.modules.notifications.services import notifications_of
 
 NAME, MASKED_NAME = "王秀英", "王**"
 PHONE, MASKED_PHONE = "13912345678", "139****5678"
@@ -1132,3 +1133,38 @@ def test_a_category_in_use_cannot_be_deleted(w):
         categories.delete_category(w.community, unused, actor=Actor(user=w.admin))
         db.session.commit()
         assert w.categories["other"] not in {c.id for c in categories.list_categories()}
+
+
+def test_the_street_office_sees_and_settles_what_is_escalated_to_it(
+    app, w, street, other_street, create_user, create_community, client, login_as
+):
+    to_street = w.raise_matter(title="跨组道路纠纷")
+    to_community = w.raise_matter(title="社区内部事项")
+    w.move(to_street.id, "escalate", by=w.moderator, note="涉及两个社区", escalate_to="street")
+    w.move(to_community.id, "escalate", by=w.moderator, note="请社区协调", escalate_to="community")
+    elsewhere = build(create_community("faraway", other_street), create_user)
+    foreign = elsewhere.raise_matter(title="别的街道的事项")
+    elsewhere.move(foreign.id, "escalate", by=elsewhere.moderator, note="上报", escalate_to="street")
+
+    street_admin = create_user(street=street)
+    jobs.run_pending(app)
+    with_inbox = notifications_of(street_admin)
+    assert [n.link for n in with_inbox] == [f"/c/{w.community.slug}/matters/{to_street.id}"]
+
+    login_as(street_admin)
+    page = client.get(f"/s/{street.slug}/escalated")
+    assert page.status_code == 200
+    listed = page.get_data(as_text=True)
+    assert "跨组道路纠纷" in listed and "社区内部事项" not in listed and "别的街道的事项" not in listed
+    assert client.get(f"/s/{other_street.slug}/escalated").status_code == 404
+
+    # the street office takes it up and resolves it on the matter's page
+    matter_url = f"/c/{w.community.slug}/matters/{to_street.id}"
+    assert client.post(f"{matter_url}/transition", data={"action": "accept"}).status_code == 302
+    resolved = client.post(f"{matter_url}/transition", data={"action": "resolve", "note": "街道协调两社区共同出资修路"})
+    assert resolved.status_code == 302
+    assert w.matter(to_street.id).status.value == "resolved"
+    assert "跨组道路纠纷" not in client.get(f"/s/{street.slug}/escalated").get_data(as_text=True)
+
+    login_as(w.admin)  # a community admin is not the street office
+    assert client.get(f"/s/{street.slug}/escalated").status_code == 404

@@ -916,3 +916,24 @@ def volunteers_of(matter: Matter) -> list:
             .order_by(Volunteer.at, Volunteer.id)
         ).all()
     )
+
+
+def escalated_to_street(community_ids: list[int]) -> list[Matter]:
+    """The matters of these communities (a street's own) escalated to the street office and not yet
+    taken up again, oldest first."""
+    ids = sorted(set(community_ids))
+    if not ids:
+        return []
+    with tenancy.communities_scope(ids, reason="a street office reads the matters escalated to it"):
+        return list(
+            db.session.execute(
+                select(Matter)
+                .where(
+                    Matter.community_id.in_(ids),
+                    Matter.status == Status.ESCALATED,
+                    Matter.escalated_to == EscalationTarget.STREET,
+                )
+                .order_by(Matter.submitted_at, Matter.id)
+                .limit(500)
+            ).scalars()
+        )

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from yishi.core.api import paginate_page
-from yishi.core.db import db
+from yishi.core.db import db, utcnow
 from yishi.core.errors import FORM_ERRORS, NotFoundError
 from yishi.core.forms import save_form, show_domain_error
 from yishi.core.security import limiter
@@ -17,7 +17,7 @@ from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.permissions import can, require
 from yishi.modules.categories import services as categories
 from yishi.modules.communities import services as communities
-from yishi.modules.communities.context import community_pages
+from yishi.modules.communities.context import community_pages, street_pages
 from yishi.modules.matters import presenters, services, workflow
 from yishi.modules.matters.forms import (
     MatterForm,
@@ -34,6 +34,7 @@ from yishi.modules.matters.models import Channel, Status
 from yishi.modules.points import services as points
 
 blueprint = community_pages("matters", __name__)
+street_blueprint = street_pages("street_matters", __name__)
 
 TRACKED = "tracked_matters"  # community id → ids of matters this browser holds the tracking code of
 
@@ -464,3 +465,17 @@ def board():
         counts=services.board_counts(),
         labels=workflow.STATUS_LABELS,
     )
+
+
+@street_blueprint.route("/escalated")
+@login_required
+def escalated():
+    """The matters the street's communities escalated to the street office."""
+    street, actor = g.street, current_actor()
+    require(actor, "street:read", street=street)
+    communities_by_id = {c.id: c for c in communities.list_communities(street=street, active_only=True)}
+    rows = [
+        (communities_by_id[matter.community_id], matter)
+        for matter in services.escalated_to_street(list(communities_by_id))
+    ]
+    return render_template("matters/escalated.html", rows=rows, now=utcnow())
