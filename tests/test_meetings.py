@@ -1647,3 +1647,39 @@ def test_comments_and_volunteers_are_readable_on_the_api_with_names_masked_for_r
     assert (
         client.get(f"{base}/matters/{raised.id}/volunteers", headers=auth(writer)).get_json()[0]["name"] == w.staff.name
     )
+
+
+def test_the_invited_hear_of_the_meeting_once(app, community, create_user):
+    from datetime import UTC, datetime, timedelta
+
+    from yishi.core import jobs
+    from yishi.modules.accounts.models import CommunityMembership
+    from yishi.modules.accounts.permissions import Actor as Who
+    from yishi.modules.meetings import services as meeting_services
+    from yishi.modules.notifications.services import notifications_of
+
+    w = build(community, create_user)
+    jobs.run_pending(app)
+    with w.scope():  # the resident lives in group 1; the staff member is also invited by name
+        membership = db.session.execute(
+            db.select(CommunityMembership).where(CommunityMembership.user_id == w.resident.id)
+        ).scalar_one()
+        membership.resident_group_id = w.groups[0]
+        start = datetime.now(UTC) + timedelta(days=3)
+        meeting_services.create_meeting(
+            community,
+            {
+                "title": "东门议事会",
+                "starts_at": start,
+                "ends_at": start + timedelta(hours=1),
+                "invited_group_ids": [w.groups[0]],
+                "invited_user_ids": [w.staff.id, w.resident.id],
+            },
+            actor=Who(user=w.admin),
+        )
+        db.session.commit()
+    assert jobs.run_pending(app) == 1
+    for person in (w.resident, w.staff):
+        titles = [n.title for n in notifications_of(person)]
+        assert len(titles) == 1 and "东门议事会" in titles[0]  # invited twice over, told once
+    assert notifications_of(w.west_moderator) == []

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from yishi.core import tenancy
 from yishi.core.db import db, utcnow
 from yishi.core.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
+from yishi.core.jobs import enqueue
 from yishi.modules.accounts.models import CommunityRole, User
 from yishi.modules.accounts.permissions import Actor, register_scopes, require
 from yishi.modules.communities.models import Community, ResidentGroup
@@ -253,6 +254,8 @@ def create_meeting(community: Community, data: dict, *, actor: Actor) -> Meeting
     for matter_id in data.get("matter_ids") or []:
         add_agenda_item(community, meeting, actor=actor, matter_id=matter_id)
     db.session.flush()
+    if groups or users:
+        enqueue("yishi.modules.meetings.tasks.invite", community_id=community.id, meeting_id=meeting.id)
     return meeting
 
 
