@@ -188,9 +188,8 @@ class MeetingAttendance(MethodView):
         """Check someone in by hand (each person is counted once)"""
         community, meeting = current_community(), services.get_meeting(meeting_id)
         require(current_actor(), "meetings:write", community=community)
-        person = services.person_from(data)
-        _attendance, new = services.check_in(
-            community, meeting, person, method=CheckInMethod.MANUAL, by=current_actor()
+        _attendance, new = services.check_in_person(
+            community, meeting, data, method=CheckInMethod.MANUAL, by=current_actor()
         )
         db.session.commit()
         return {"new": new, "attendance_count": services.attendance_counts([meeting.id]).get(meeting.id, 0)}

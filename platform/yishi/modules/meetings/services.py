@@ -535,6 +535,19 @@ def person_from(data: dict, *, user: User | None = None) -> Person:
     return participation.person_for(name=name, phone=phone, group_id=group_id)
 
 
+def check_in_person(
+    community: Community,
+    meeting: Meeting,
+    data: dict,
+    *,
+    method: CheckInMethod,
+    user: User | None = None,
+    by: Actor | None = None,
+) -> tuple[Attendance, bool]:
+    """Check in the signed-in ``user``, or the person ``data`` names (name, phone, resident group)."""
+    return check_in(community, meeting, person_from(data, user=user), method=method, by=by)
+
+
 # --- online comments -------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from yishi.core.db import db, utcnow
 from yishi.core.errors import FORM_ERRORS
-from yishi.core.forms import perform, save_form, show_domain_error
+from yishi.core.forms import perform, save_form
 from yishi.core.security import limiter
 from yishi.modules.accounts.auth import current_actor
 from yishi.modules.accounts.permissions import can, require
@@ -297,21 +297,21 @@ def manual_check_in(meeting_id: int):
     form = ManualCheckInForm()
     form.resident_group_id.choices = _group_choices()
     if form.validate_on_submit():
-        try:
-            person = services.person_from(
-                {"name": form.name.data, "phone": form.phone.data, "resident_group_id": form.resident_group_id.data}
-            )
-            _attendance, new = services.check_in(
-                g.community, meeting, person, method=CheckInMethod.MANUAL, by=current_actor()
-            )
-            db.session.commit()
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
+        done, result = save_form(
+            form,
+            lambda: services.check_in_person(
+                g.community, meeting, _person_data(form), method=CheckInMethod.MANUAL, by=current_actor()
+            ),
+        )
+        if done:
+            _attendance, new = result
             flash(_("Checked in.") if new else _("Already checked in."), "success" if new else "info")
             return redirect(url_for(".show", meeting_id=meeting.id))
     return _render(meeting, manual_form=form), 422
+
+
+def _person_data(form) -> dict:
+    return {"name": form.name.data, "phone": form.phone.data, "resident_group_id": form.resident_group_id.data}
 
 
 @blueprint.route("/meetings/<int:meeting_id>/checkin-qr.svg")
@@ -342,18 +342,14 @@ def check_in(meeting_id: int):
     done = None
     if refused is None and form.validate_on_submit():
         user = current_user._get_current_object() if current_user.is_authenticated else None
-        try:
-            person = services.person_from(
-                {"name": form.name.data, "phone": form.phone.data, "resident_group_id": form.resident_group_id.data},
-                user=user,
-            )
-            _attendance, new = services.check_in(g.community, meeting, person, method=CheckInMethod.QR)
-            db.session.commit()
-        except FORM_ERRORS as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            done = "new" if new else "again"
+        saved, result = save_form(
+            form,
+            lambda: services.check_in_person(
+                g.community, meeting, _person_data(form), method=CheckInMethod.QR, user=user
+            ),
+        )
+        if saved:
+            done = "new" if result[1] else "again"
     status = 403 if refused else 200
     return render_template(
         "meetings/checkin.html", meeting=meeting, place=_place(meeting), form=form, refused=refused, done=done
