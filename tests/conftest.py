@@ -174,8 +174,9 @@ def create_community():
 # --- people -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def create_user():
+def user_factory():
+    """Make users with a role in a community or a street (the ``create_user`` fixture; also for tests
+    that build their own app on their own database)."""
     counter = {"n": 0}
 
     def make(
@@ -203,6 +204,11 @@ def create_user():
         return user
 
     return make
+
+
+@pytest.fixture
+def create_user():
+    return user_factory()
 
 
 @pytest.fixture

@@ -98,10 +98,24 @@ def test_unknown_queue_or_job_is_refused():
 
 
 def test_every_periodic_job_is_declared(app):
-    for periodic in jobs.SCHEDULE:
+    from yishi.schedule import SCHEDULE
+
+    assert jobs.schedule(app) == SCHEDULE
+    for periodic in SCHEDULE:
         assert jobs._import_job(periodic.job_name).name == periodic.job_name
-    scheduler = jobs.cron_scheduler(app)
-    assert len(scheduler._cron_jobs) == len(jobs.SCHEDULE)
+
+
+def test_a_schedule_naming_an_undeclared_job_fails_at_start(app):
+    def not_a_job():
+        return None
+
+    not_a_job.job_name = "yishi.nowhere.not_a_job"
+    with pytest.raises(RuntimeError, match="not a declared job"):
+        jobs.init_app(app, [jobs.Periodic(not_a_job, cron="* * * * *")])
+    with pytest.raises(ValueError):
+        jobs.init_app(
+            app, [jobs.Periodic(jobs._registry["yishi.core.maintenance.purge_expired_records"].func, "61 * * * *")]
+        )
 
 
 def test_purge_job_forgets_expired_idempotency_records(app, client, community, token_for):

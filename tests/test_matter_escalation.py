@@ -27,6 +27,7 @@ from yishi.modules.communities.models import Community, Street, TargetClock
 from yishi.modules.matters import services, tasks
 from yishi.modules.matters.models import DueKind, EntryKind, Escalation, Matter, Status, TimelineEntry
 from yishi.modules.notifications.services import notifications_of
+from yishi.schedule import SCHEDULE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PG_URL = os.environ.get("YISHI_TEST_DATABASE_URL", "")
@@ -324,7 +325,7 @@ def test_a_second_scheduler_that_read_the_same_late_matter_sends_nothing(app, ho
 
 def test_sweep_all_is_scheduled_and_sweeps_every_active_community(app, hours, other_community, create_user):
     assert tasks.sweep_all.job_name == "yishi.modules.matters.tasks.sweep_all"
-    assert [p.cron for p in jobs.SCHEDULE if p.job_name == tasks.sweep_all.job_name] == ["* * * * *"]
+    assert [p.cron for p in SCHEDULE if p.job_name == tasks.sweep_all.job_name] == ["* * * * *"]
     w = hours
     there = build(other_community, create_user)
     here_matter = w.raise_matter(at=local(2026, 9, 30, 17, 25))

@@ -27,6 +27,7 @@ from yishi.modules.metrics import services as metrics
 from yishi.modules.metrics.definitions import METRICS
 from yishi.modules.participation import services as participation
 from yishi.modules.points import services as points
+from yishi.schedule import SCHEDULE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -681,7 +682,7 @@ def test_kept_dashboards_are_served_while_fresh_and_recomputed_after(app, w, cli
 
     now = datetime.now(UTC)
     raised(w, now - timedelta(hours=2))
-    assert "yishi.modules.metrics.tasks.refresh_dashboards" in {p.job_name for p in jobs.SCHEDULE}
+    assert "yishi.modules.metrics.tasks.refresh_dashboards" in {p.job_name for p in SCHEDULE}
     jobs.enqueue("yishi.modules.metrics.tasks.refresh_dashboards", after_commit=False)
     assert jobs.run_pending(app) == 2  # the new matter's notification, and the refresh
     with w.scope():

@@ -25,7 +25,7 @@ from tests.matter_world import build
 from tests.test_metrics import BASE, END, START, local, raised, rate, resolve, take_up
 from yishi.core import jobs
 from yishi.core.db import db
-from yishi.core.jobs import SCHEDULE, Task, TaskStatus
+from yishi.core.jobs import Task, TaskStatus
 from yishi.modules.accounts.permissions import Actor
 from yishi.modules.communities.models import CommunityStatus
 from yishi.modules.meetings import services as meetings
@@ -35,6 +35,7 @@ from yishi.modules.points import services as points
 from yishi.modules.reports import tasks
 from yishi.modules.reports import views as report_views
 from yishi.modules.reports.models import ReportFile, ReportKind, StreetReport
+from yishi.schedule import SCHEDULE
 
 MONTH = "2025-10"  # START..END of test_metrics: October 2025 in Shanghai
 

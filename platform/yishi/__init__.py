@@ -65,7 +65,6 @@ def create_app(config: dict | None = None) -> Flask:
     bootstrap.init_app(app)
     security.init_app(app)
     i18n.init_app(app)
-    jobs.init_app(app)
     api.init_app(app)
 
     from yishi.modules.accounts import auth
@@ -76,6 +75,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health_blueprint)
     _register_modules(app)
     _register_template_helpers(app)
+    from yishi.schedule import SCHEDULE
+
+    jobs.init_app(app, SCHEDULE)
     return app
 
 

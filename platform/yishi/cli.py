@@ -185,9 +185,12 @@ def tokens_create(community_slug, street_slug, name, scopes) -> None:
 @click.option("--burst", is_flag=True, help="Work off the queues, then exit.")
 @with_appcontext
 def worker(burst: bool) -> None:
-    """An RQ worker with its scheduler, on REDIS_URL."""
+    """RQ workers (one thread per queue) with the scheduler, on REDIS_URL, until SIGTERM."""
+    import logging
+
     from yishi.core import jobs
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not current_app.config.get("REDIS_URL"):
         _fail("REDIS_URL is not set: without it, jobs run inside the web process (yishi demo).")
     jobs.run_worker(current_app._get_current_object(), burst=burst)

@@ -37,6 +37,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         or ("production" if os.environ.get("DATABASE_URL") else "demo")
     )
     testing = env == "test"
+    production = env == "production"
     root = project_root()
 
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'yishi.sqlite3'}"
@@ -87,6 +88,14 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "STORAGE_PATH": os.environ.get("YISHI_STORAGE_PATH") or str(instance_path / "uploads"),
         "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,  # six 5 MB photos and the form around them
         "IDEMPOTENCY_TTL_HOURS": 24,
+        # Tests and trials only: run every periodic job every N seconds instead of on its cron.
+        "SCHEDULE_EVERY_SECONDS": (
+            float(os.environ["YISHI_SCHEDULE_EVERY"])
+            if os.environ.get("YISHI_SCHEDULE_EVERY") and not production
+            else None
+        ),
+        # Fault tests only: hold one job between its work and its commit (core/jobs.py, _fault_pause).
+        "FAULT_PAUSE_BEFORE_COMMIT": None if production else os.environ.get("YISHI_FAULT_PAUSE_BEFORE_COMMIT"),
         # werkzeug's scrypt (N=2**15). Tests use a cheaper scrypt: same code path, a fraction of the time.
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1" if testing else "scrypt",
         "API_TITLE": "Yishi API",

@@ -1,4 +1,4 @@
-"""Platform housekeeping jobs (listed in :data:`yishi.core.jobs.SCHEDULE`)."""
+"""Platform housekeeping jobs (listed in :data:`yishi.schedule.SCHEDULE`)."""
 
 from __future__ import annotations
 

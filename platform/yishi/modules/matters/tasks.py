@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from yishi.core import tenancy
 from yishi.core.db import db
-from yishi.core.jobs import SCHEDULE, Periodic, job
+from yishi.core.jobs import job
 from yishi.modules.accounts.models import StreetMembership, User
 from yishi.modules.communities.models import Community, CommunityStatus
 from yishi.modules.matters import services
@@ -75,7 +75,7 @@ def tell(community_id: int, matter_id: int, event: str) -> dict:
     return {"sent": len(people)}
 
 
-@job("maintenance", timeout=300)
+@job("escalation", timeout=300)
 def sweep_all() -> dict:
     """Every active community's sweep, each in its own scope and transaction."""
     with tenancy.unscoped("the matter sweep visits every active community"):
@@ -93,6 +93,3 @@ def sweep_all() -> dict:
         for key, value in sent.items():
             totals[key] += value
     return totals
-
-
-SCHEDULE.append(Periodic(sweep_all.job_name, cron="* * * * *"))

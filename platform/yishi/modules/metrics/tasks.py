@@ -6,12 +6,12 @@ from sqlalchemy import select
 
 from yishi.core import tenancy
 from yishi.core.db import db
-from yishi.core.jobs import SCHEDULE, Periodic, job
+from yishi.core.jobs import job
 from yishi.modules.communities.models import Community, CommunityStatus
 from yishi.modules.metrics import services
 
 
-@job("reports", timeout=900)
+@job("maintenance", timeout=900)
 def refresh_dashboards() -> dict:
     """Every active community's standard dashboards, each community in its own transaction."""
     with tenancy.unscoped("the dashboard refresh visits every active community"):
@@ -25,6 +25,3 @@ def refresh_dashboards() -> dict:
         kept += services.keep_dashboards(db.session.get(Community, community_id))
         db.session.commit()
     return {"communities": len(ids), "dashboards": kept}
-
-
-SCHEDULE.append(Periodic(refresh_dashboards.job_name, cron="*/5 * * * *"))

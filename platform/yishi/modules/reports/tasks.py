@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from yishi.core import tenancy
 from yishi.core.db import db, utcnow
-from yishi.core.jobs import SCHEDULE, Periodic, job, report_progress
+from yishi.core.jobs import job, report_progress
 from yishi.core.storage import storage
 from yishi.modules.accounts.permissions import SYSTEM
 from yishi.modules.communities.models import Community, CommunityStatus, Street
@@ -104,6 +104,3 @@ def monthly_reports(now: str | None = None) -> dict:
             continue
         made += 1
     return {"reports_started": made}
-
-
-SCHEDULE.append(Periodic(monthly_reports.job_name, cron="30 1 * * *"))  # daily at 09:30 in China
