@@ -23,10 +23,13 @@ from tests.matter_world import build
 from yishi.core import tenancy
 from yishi.core.db import db, utcnow
 from yishi.core.errors import ConflictError, NotFoundError, PermissionDenied, ValidationFailed
+from yishi.modules.accounts import services as accounts
+from yishi.modules.accounts.models import CommunityRole
 from yishi.modules.accounts.permissions import Actor
 from yishi.modules.categories import services as categories
+from yishi.modules.communities.models import ResidentGroup
 from yishi.modules.matters import services as matters
-from yishi.modules.matters.models import Outcome, Status, TimelineEntry, Volunteer
+from yishi.modules.matters.models import Matter, Outcome, Status, TimelineEntry, Volunteer
 from yishi.modules.meetings import services
 from yishi.modules.meetings.models import (
     AgendaComment,
@@ -1307,6 +1310,247 @@ def test_an_anonymous_reporter_who_checks_in_counts_once(client, w):
     assert 'data-testid="checked-in"' in html_of(response)
     assert distinct(w) == 3
     assert by_kind(w) == {"raised": 2, "attended": 3}
+
+
+# --- 3b. a member is one person, with or without signing in ------------------------------------------
+# The rule: a name and phone that are, normalised, those of one account of the community (a member, or an
+# account already in its ledger) are that account's person in the ledger, whoever types them and where;
+# and an account used after its holder was recorded by name and phone takes that record over.
+RESIDENT_NAME, RESIDENT_PHONE = "陈居民", "13711112222"  # matter_world's resident with an account
+
+
+def person_ids(w) -> list[tuple[int, int | None]]:
+    """(id, account) of every person in the community's ledger."""
+    with w.scope():
+        return [tuple(row) for row in db.session.execute(select(Person.id, Person.user_id).order_by(Person.id))]
+
+
+def hand_check_in_page(client, w, meeting_id: int, name: str, phone: str, group: int):
+    return client.post(
+        page(w, f"/meetings/{meeting_id}/attendance"),
+        data={"name": name, "phone": phone, "resident_group_id": str(group)},
+    )
+
+
+def test_a_member_checked_in_by_hand_is_counted_once_on_the_page_and_the_api(client, login_as, w, writer):
+    raised = w.raise_matter(by=w.resident, category="water", title="水渠")
+    first, second = convene(w, matter_ids=[raised.id]), convene(w, title="第二场")
+    assert distinct(w) == 1
+    [(account_person, account)] = person_ids(w)
+    assert account == w.resident.id
+
+    # by hand on the page, typed as a moderator types it: spaces, another resident group than none
+    login_as(w.moderator)
+    response = hand_check_in_page(client, w, first, " 陈 居民 ", "137 1111 2222", w.groups[1])
+    assert response.status_code == 302
+    assert distinct(w) == 1 and person_ids(w) == [(account_person, w.resident.id)]
+    assert [(pid, name, group, method) for pid, name, _phone, group, method in attended(w, first)] == [
+        (account_person, RESIDENT_NAME, w.groups[1], "manual")
+    ]
+
+    # through the API, full-width digits: the same person, already there at the first meeting
+    url = api(w, f"/meetings/{first}/attendance")
+    body = {"name": RESIDENT_NAME, "phone": "１３７１１１１２２２２", "resident_group_id": w.groups[1]}
+    assert client.post(url, headers=writer, json=body).get_json() == {"new": False, "attendance_count": 1}
+    again = client.post(api(w, f"/meetings/{second}/attendance"), headers=writer, json=body)
+    assert again.get_json() == {"new": True, "attendance_count": 1}
+    assert distinct(w) == 1 and by_kind(w) == {"raised": 1, "attended": 1}
+    assert {pid for pid, *_rest in participations(w)} == {account_person}
+
+    # and signing in at the door afterwards changes nothing
+    client.post("/logout")
+    login_as(w.resident)
+    response = checkin_post(client, w, second, checkin_token(w, second))
+    assert 'data-testid="checked-in"' in html_of(response)
+    assert len(attended(w, second)) == 1 and distinct(w) == 1
+
+    # a phone is not a person: someone else of the household with the resident's phone is someone else
+    client.post(api(w, f"/meetings/{first}/attendance"), headers=writer, json={**body, "name": "陈奶奶"})
+    assert distinct(w) == 2
+    assert [account for _id, account in person_ids(w)] == [w.resident.id, None]
+
+
+def test_a_member_checking_in_by_qr_without_signing_in_is_counted_once(client, w):
+    meeting_id = convene(w)
+    token = checkin_token(w, meeting_id)
+    stranger = checkin_post(
+        client, w, meeting_id, token, name="路人", phone="13700009999", resident_group_id=w.groups[0]
+    )
+    member = checkin_post(
+        client, w, meeting_id, token, name=RESIDENT_NAME, phone=" 137 1111 2222", resident_group_id=w.groups[0]
+    )
+    # the page says the same to a member as to anyone: nothing tells whether the phone is a member's
+    assert member.status_code == stranger.status_code == 200
+    assert block_of(html_of(member), "checked-in") == block_of(html_of(stranger), "checked-in")
+    assert RESIDENT_NAME not in html_of(member).replace(f'value="{RESIDENT_NAME}"', "")
+    assert [account for _id, account in person_ids(w)] == [None, w.resident.id]
+
+    # the member's own raising of a matter, signed in, later: still one person
+    w.raise_matter(by=w.resident)
+    assert distinct(w) == 2 and by_kind(w) == {"attended": 2, "raised": 1}
+
+
+def test_a_member_raising_a_matter_by_name_and_phone_is_counted_once(client, w, writer, login_as):
+    w.raise_matter(reporter_name=RESIDENT_NAME, reporter_phone="137 1111 2222")  # on the web, not signed in
+    assert person_ids(w) == [(person_ids(w)[0][0], w.resident.id)]
+    recorded = client.post(
+        f"/api/v1/communities/{w.community.slug}/matters",
+        headers=writer,
+        json={
+            "title": "组道坑洼",
+            "category_id": w.categories["road"],
+            "resident_group_id": w.groups[2],
+            "reporter_name": RESIDENT_NAME,
+            "reporter_phone": RESIDENT_PHONE,
+            "channel": "phone",
+        },
+    )
+    assert recorded.status_code == 201, html_of(recorded)
+    assert distinct(w) == 1 and by_kind(w) == {"raised": 1}
+    assert len(participations(w, ParticipationKind.RAISED)) == 2
+    # only the ledger joins them: the matters keep what was typed and are not the account's
+    with w.scope():
+        matters_of = db.session.execute(select(Matter.reporter_user_id, Matter.reporter_name)).all()
+    assert sorted(matters_of) == [(None, RESIDENT_NAME), (None, RESIDENT_NAME)]
+    login_as(w.resident)
+    meeting_id = convene(w)
+    checkin_post(client, w, meeting_id, checkin_token(w, meeting_id))
+    assert distinct(w) == 1 and by_kind(w) == {"raised": 1, "attended": 1}
+
+
+def test_an_account_used_after_its_holder_was_checked_in_by_hand_is_the_same_person(
+    client, login_as, w, writer, create_user
+):
+    first, second, third = convene(w), convene(w, title="第二场"), convene(w, title="第三场")
+    for meeting_id, group in ((first, w.groups[0]), (second, w.groups[0]), (second, w.groups[1])):
+        response = client.post(
+            api(w, f"/meetings/{meeting_id}/attendance"),
+            headers=writer,
+            json={"name": "刘桂芳", "phone": "13655556666", "resident_group_id": group},
+        )
+        assert response.status_code == 200
+    # two records: the moderator chose another group once, so today's rule saw two people
+    assert distinct(w) == 2 and len(attended(w, second)) == 2
+
+    # she gets an account, and checks in with it: one person, who attended two meetings, then three
+    newcomer = create_user(community=w.community, role="resident", name="刘桂芳", phone="136 5555 6666")
+    login_as(newcomer)
+    assert 'data-testid="checked-in"' in html_of(checkin_post(client, w, third, checkin_token(w, third)))
+    [(person, account)] = person_ids(w)
+    assert account == newcomer.id
+    assert distinct(w) == 1 and by_kind(w) == {"attended": 1}
+    assert [(meeting, subject) for _p, _k, meeting, subject in participations(w)] == [
+        ("meeting", first),
+        ("meeting", second),
+        ("meeting", third),
+    ]
+    assert [len(attended(w, m)) for m in (first, second, third)] == [1, 1, 1]
+    assert {pid for m in (first, second, third) for pid, *_rest in attended(w, m)} == {person}
+
+
+def test_two_accounts_with_the_same_name_and_phone_are_not_guessed_between(client, w, writer, create_user):
+    twin = create_user(community=w.community, role="resident", name=RESIDENT_NAME, phone=RESIDENT_PHONE)
+    meeting_id = convene(w)
+    client.post(
+        api(w, f"/meetings/{meeting_id}/attendance"),
+        headers=writer,
+        json={"name": RESIDENT_NAME, "phone": RESIDENT_PHONE, "resident_group_id": w.groups[0]},
+    )
+    assert [account for _id, account in person_ids(w)] == [None]
+    assert twin.id != w.resident.id
+
+
+def test_the_same_name_and_phone_in_another_community_is_another_person_there(
+    client, w, writer, other_community, create_user, token_for
+):
+    meeting_id = convene(w)
+    body = {"name": RESIDENT_NAME, "phone": RESIDENT_PHONE, "resident_group_id": w.groups[0]}
+    client.post(api(w, f"/meetings/{meeting_id}/attendance"), headers=writer, json=body)
+    assert [account for _id, account in person_ids(w)] == [w.resident.id]
+
+    # in a community where the resident is no member, the same name and phone are someone of that community
+    other_admin = create_user(community=other_community, role="admin", phone="13600000000")
+    with tenancy.community_scope(other_community.id):
+        start = soon()
+        foreign = services.create_meeting(
+            other_community,
+            {"title": "别村的会", "starts_at": start, "ends_at": start + timedelta(hours=1)},
+            actor=Actor(user=other_admin),
+        )
+        group = db.session.execute(select(ResidentGroup.id).order_by(ResidentGroup.id)).scalars().first()
+        db.session.commit()
+        foreign_id = foreign.id
+    other_writer = bearer(token_for(community=other_community))
+    response = client.post(
+        f"/api/v1/communities/{other_community.slug}/meetings/{foreign_id}/attendance",
+        headers=other_writer,
+        json={**body, "resident_group_id": group},
+    )
+    assert response.get_json() == {"new": True, "attendance_count": 1}
+    with tenancy.community_scope(other_community.id):
+        there = db.session.execute(select(Person.user_id, Person.community_id)).all()
+        assert [tuple(row) for row in there] == [(None, other_community.id)]
+        assert participation.distinct_participants() == 1
+    assert distinct(w) == 1 and [account for _id, account in person_ids(w)] == [w.resident.id]
+
+    # a member of both is one person in each, each community counting its own
+    accounts_both = create_user(community=other_community, role="resident", name="两边的人", phone="13611110000")
+    with w.scope():
+        accounts.add_member(w.community, accounts_both, CommunityRole.RESIDENT)
+        db.session.commit()
+    client.post(
+        api(w, f"/meetings/{meeting_id}/attendance"),
+        headers=writer,
+        json={"name": "两边的人", "phone": "13611110000", "resident_group_id": w.groups[0]},
+    )
+    client.post(
+        f"/api/v1/communities/{other_community.slug}/meetings/{foreign_id}/attendance",
+        headers=other_writer,
+        json={"name": "两边的人", "phone": "13611110000", "resident_group_id": group},
+    )
+    with tenancy.community_scope(other_community.id):
+        there = sorted(db.session.execute(select(Person.user_id)).scalars(), key=lambda u: u or 0)
+        assert there == [None, accounts_both.id] and participation.distinct_participants() == 2
+    assert distinct(w) == 2 and [account for _id, account in person_ids(w)] == [w.resident.id, accounts_both.id]
+
+
+def test_a_hand_check_in_before_the_window_opens_is_refused_and_writes_nothing(client, login_as, w, writer):
+    start = datetime(2031, 6, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    meeting_id = convene(w, start=start)
+    opens = start - services.CHECKIN_OPENS_BEFORE
+    url = api(w, f"/meetings/{meeting_id}/attendance")
+    body = {"name": "早到的人", "phone": "13900003333", "resident_group_id": w.groups[0]}
+    for moment in (start - timedelta(days=1), opens - timedelta(seconds=1)):
+        with time_machine.travel(moment, tick=False):
+            login_as(w.moderator)  # a session of that day
+            problem = assert_problem(client.post(url, headers={**writer, "Accept-Language": "en"}, json=body), 409)
+            assert problem["detail"] == "Check-in opens 30 minutes before the meeting starts."
+            response = hand_check_in_page(client, w, meeting_id, body["name"], body["phone"], w.groups[0])
+            assert response.status_code == 422
+            assert "会议开始前 30 分钟开放签到。" in html_of(response)  # the community's language
+            # the signed-in member too: refused by the QR code's same window
+            refused(
+                w,
+                ConflictError,
+                lambda: services.check_in_person(
+                    w.community,
+                    services.get_meeting(meeting_id),
+                    {"name": RESIDENT_NAME, "phone": RESIDENT_PHONE, "resident_group_id": w.groups[0]},
+                    method=CheckInMethod.MANUAL,
+                    by=Actor(user=w.moderator),
+                ),
+            )
+    assert attended(w, meeting_id) == [] and participations(w) == [] and person_ids(w) == []
+
+    # from the opening on, by hand as by QR
+    with time_machine.travel(opens, tick=False):
+        login_as(w.moderator)
+        assert client.post(url, headers=writer, json=body).get_json() == {"new": True, "attendance_count": 1}
+        response = hand_check_in_page(client, w, meeting_id, "也早到", "13900004444", w.groups[0])
+        assert response.status_code == 302
+    with w.scope():
+        times = list(db.session.execute(select(Attendance.checked_in_at).order_by(Attendance.id)).scalars())
+    assert times == [opens, opens]
 
 
 def test_identity_keys_normalise_what_people_type():

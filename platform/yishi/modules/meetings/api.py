@@ -185,7 +185,8 @@ class MeetingAttendance(MethodView):
     @blp.arguments(ManualCheckInSchema)
     @blp.response(200, CheckInResultSchema)
     def post(self, data, meeting_id: int):
-        """Check someone in by hand (each person is counted once)"""
+        """Check someone in by hand, from 30 minutes before the start (409 earlier); each person is counted
+        once, and a member's name and phone are the member"""
         community, meeting = current_community(), services.get_meeting(meeting_id)
         require(current_actor(), "meetings:write", community=community)
         _attendance, new = services.check_in_person(

@@ -458,6 +458,14 @@ def checkin_window(meeting: Meeting) -> tuple[datetime, datetime]:
     return meeting.starts_at - CHECKIN_OPENS_BEFORE, meeting.ends_at + CHECKIN_CLOSES_AFTER
 
 
+def _refuse_before_opening(meeting: Meeting, at: datetime) -> None:
+    """A meeting has "started" for check-in when its window opens, 30 minutes before the start: people
+    arrive early, and a moderator checking them in by hand at the door follows the same clock as the
+    QR code on the wall (and as marking the meeting held)."""
+    if at < checkin_window(meeting)[0]:
+        raise ConflictError(_("Check-in opens 30 minutes before the meeting starts."))
+
+
 def verify_checkin(meeting: Meeting, token: str, *, now: datetime | None = None) -> None:
     """Refuse a forged token, another meeting's, and any outside the meeting's window."""
     try:
@@ -468,12 +476,17 @@ def verify_checkin(meeting: Meeting, token: str, *, now: datetime | None = None)
         raise ValidationFailed(_("This check-in code is not valid."))
     if meeting.status not in (MeetingStatus.PLANNED, MeetingStatus.HELD):
         raise ConflictError(_("Check-in for this meeting is closed."))
-    opens, closes = checkin_window(meeting)
     now = now or utcnow()
-    if now < opens:
-        raise ConflictError(_("Check-in opens 30 minutes before the meeting starts."))
-    if now > closes:
+    _refuse_before_opening(meeting, now)
+    if now > checkin_window(meeting)[1]:
         raise ConflictError(_("Check-in for this meeting is closed."))
+
+
+def _may_check_in_by_hand(community: Community, meeting: Meeting, by: Actor | None, at: datetime) -> None:
+    require(by, "meetings:write", community=community)
+    if meeting.status not in (MeetingStatus.PLANNED, MeetingStatus.HELD):
+        raise ConflictError(_("Check-in for this meeting is closed."))
+    _refuse_before_opening(meeting, at)
 
 
 def check_in(
@@ -485,17 +498,18 @@ def check_in(
     by: Actor | None = None,
     at: datetime | None = None,
 ) -> tuple[Attendance, bool]:
-    """Put a person on the attendance list once; returns (their attendance, whether it is new)."""
+    """Put a person on the attendance list once; returns (their attendance, whether it is new).
+
+    By hand, a moderator may check people in from the opening of the window until the minutes are
+    published, so that a paper sign-in list can be typed in after the meeting; never before it opens."""
+    at = at or utcnow()
     if method == CheckInMethod.MANUAL:
-        require(by, "meetings:write", community=community)
-        if meeting.status not in (MeetingStatus.PLANNED, MeetingStatus.HELD):
-            raise ConflictError(_("Check-in for this meeting is closed."))
+        _may_check_in_by_hand(community, meeting, by, at)
     existing = db.session.execute(
         select(Attendance).where(Attendance.meeting_id == meeting.id, Attendance.person_id == person.id)
     ).scalar_one_or_none()
     if existing is not None:
         return existing, False
-    at = at or utcnow()
     attendance = Attendance(
         community_id=community.id,
         meeting_id=meeting.id,
@@ -544,7 +558,10 @@ def check_in_person(
     user: User | None = None,
     by: Actor | None = None,
 ) -> tuple[Attendance, bool]:
-    """Check in the signed-in ``user``, or the person ``data`` names (name, phone, resident group)."""
+    """Check in the signed-in ``user``, or the person ``data`` names (name, phone, resident group).
+    A hand check-in is refused before the person is looked up, so a refusal writes nothing."""
+    if method == CheckInMethod.MANUAL:
+        _may_check_in_by_hand(community, meeting, by, utcnow())
     return check_in(community, meeting, person_from(data, user=user), method=method, by=by)
 
 
