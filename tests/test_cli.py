@@ -168,6 +168,12 @@ def test_worker_needs_redis_url(app, monkeypatch):
     assert result.exit_code != 0 and "REDIS_URL" in result.output
 
 
+def test_worker_refuses_an_unknown_queue(app, monkeypatch):
+    monkeypatch.setitem(app.config, "REDIS_URL", "redis://127.0.0.1:1/0")
+    result = app.test_cli_runner().invoke(main, ["worker", "--burst", "--queues", "notifications,nope"])
+    assert result.exit_code != 0 and "nope" in result.output and "escalation" in result.output
+
+
 def test_demo_prepares_data_and_keeps_it(tmp_path, monkeypatch):
     """`yishi demo --no-serve` on a fresh instance folder: migrate, tenants, people; a second run keeps them."""
     from click.testing import CliRunner

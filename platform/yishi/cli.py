@@ -183,8 +183,13 @@ def tokens_create(community_slug, street_slug, name, scopes) -> None:
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Work off the queues, then exit.")
+@click.option(
+    "--queues",
+    default="",
+    help="Comma-separated queues this process works (default: all of them, each in its own thread).",
+)
 @with_appcontext
-def worker(burst: bool) -> None:
+def worker(burst: bool, queues: str) -> None:
     """RQ workers (one thread per queue) with the scheduler, on REDIS_URL, until SIGTERM."""
     import logging
 
@@ -193,7 +198,11 @@ def worker(burst: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not current_app.config.get("REDIS_URL"):
         _fail("REDIS_URL is not set: without it, jobs run inside the web process (yishi demo).")
-    jobs.run_worker(current_app._get_current_object(), burst=burst)
+    names = [name.strip() for name in queues.split(",") if name.strip()] or list(jobs.QUEUES)
+    unknown = sorted(set(names) - set(jobs.QUEUES))
+    if unknown:
+        _fail(f"Unknown queue(s) {', '.join(unknown)}; the queues are {', '.join(jobs.QUEUES)}.")
+    jobs.run_worker(current_app._get_current_object(), burst=burst, queues=names)
 
 
 # --- translations -------------------------------------------------------------------------------------
