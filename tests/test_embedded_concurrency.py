@@ -25,7 +25,7 @@ import requests
 
 CLIENTS = 4
 REQUESTS_PER_CLIENT = 60
-RUN_SECONDS = 6.0
+RUN_SECONDS = 5.0
 
 # A small community instead of the full demo data (which takes ~9 s): the same server, runner and
 # database configuration as `yishi demo`, with one API token written where the test can read it.

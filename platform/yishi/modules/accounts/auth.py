@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+import logging
+
+from flask import Flask, Response, g, request
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Unauthorized
 
+from yishi.core.db import db
 from yishi.modules.accounts import services
 from yishi.modules.accounts.permissions import Actor
+
+log = logging.getLogger(__name__)
 
 login_manager = LoginManager()
 login_manager.login_view = "accounts.login"
@@ -46,6 +52,8 @@ def api_actor() -> Actor:
         raise TokenRequired()
     g.actor = Actor(token=token)
     g.api_token_id = token.id
+    if services.token_stamp_due(token):
+        g.api_token_stamp_due = token.id  # written after the request's transaction: _stamp_token
     return g.actor
 
 
@@ -60,5 +68,28 @@ def current_actor() -> Actor:
     return g.actor
 
 
+def _stamp_token(response: Response) -> Response:
+    """Stamp the token's last use after the request's own transaction, in a tiny one of its own.
+
+    Stamped during authentication, the change was flushed by the first query of tenant resolution,
+    so every API request wrote before it knew its tenant and held SQLite's write lock to its end
+    (and a read-only request, in a deferred transaction, failed with "database is locked" when
+    another had written meanwhile). The request's transaction is over by now: views commit their
+    work, and what they left uncommitted is discarded at teardown anyway.
+    """
+    token_id = g.pop("api_token_stamp_due", None)
+    if token_id is None:
+        return response
+    db.session.rollback()
+    try:
+        services.stamp_token_used(token_id)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("could not record the use of API token %s", token_id, exc_info=True)
+    return response
+
+
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.after_request(_stamp_token)
