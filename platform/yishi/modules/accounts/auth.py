@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, request
+from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Unauthorized
 
 from yishi.core.db import db
@@ -53,7 +52,7 @@ def api_actor() -> Actor:
     g.actor = Actor(token=token)
     g.api_token_id = token.id
     if services.token_stamp_due(token):
-        g.api_token_stamp_due = token.id  # written after the request's transaction: _stamp_token
+        g.api_token_stamp_due = token.id  # written once the request is over: _stamp_token
     return g.actor
 
 
@@ -68,28 +67,27 @@ def current_actor() -> Actor:
     return g.actor
 
 
-def _stamp_token(response: Response) -> Response:
-    """Stamp the token's last use after the request's own transaction, in a tiny one of its own.
+def _stamp_token(_error: BaseException | None = None) -> None:
+    """Stamp the token's last use once the request is over, in a tiny transaction of its own.
 
     Stamped during authentication, the change was flushed by the first query of tenant resolution,
     so every API request wrote before it knew its tenant and held SQLite's write lock to its end
     (and a read-only request, in a deferred transaction, failed with "database is locked" when
-    another had written meanwhile). The request's transaction is over by now: views commit their
-    work, and what they left uncommitted is discarded at teardown anyway.
+    another had written meanwhile). At teardown every view and ``after_request`` hook has committed
+    what it meant to; what is left uncommitted would be rolled back with the session anyway.
     """
     token_id = g.pop("api_token_stamp_due", None)
     if token_id is None:
-        return response
-    db.session.rollback()
+        return
     try:
+        db.session.rollback()
         services.stamp_token_used(token_id)
         db.session.commit()
-    except SQLAlchemyError:
+    except Exception:  # noqa: BLE001 - bookkeeping must never fail a request that is already answered
         db.session.rollback()
         log.warning("could not record the use of API token %s", token_id, exc_info=True)
-    return response
 
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
-    app.after_request(_stamp_token)
+    app.teardown_request(_stamp_token)
