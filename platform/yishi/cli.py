@@ -245,7 +245,9 @@ def demo(host: str, port: int, reset: bool, no_serve: bool) -> None:
     """Migrate, load tenants/ and demo people, and serve with an embedded job runner."""
     from yishi.demo import demo_api_token, prepare_demo, serve_demo
 
-    app = create_app()
+    # Always a demo, wherever its database is: a DATABASE_URL alone would mean production, which
+    # refuses to start without a SECRET_KEY (CONTRACT.md, YISHI_ENV).
+    app = create_app({"YISHI_ENV": "demo"})
     logins = prepare_demo(app, reset=reset)
     click.echo("")
     click.echo(f"Yishi demo: http://{host}:{port}/")

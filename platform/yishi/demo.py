@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import secrets
 from datetime import date
 from pathlib import Path
@@ -15,10 +16,11 @@ from pathlib import Path
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 from werkzeug.serving import run_simple
 
 from yishi.core import tenancy
-from yishi.core.db import db
+from yishi.core.db import db, is_sqlite_file
 from yishi.core.jobs import enqueue, run_pending
 from yishi.modules.accounts import services as accounts
 from yishi.modules.accounts.models import CommunityRole
@@ -49,8 +51,30 @@ OTHER_ADMINS = {"donghu": "何静", "xiyuan": "马卫东"}
 STREET_ADMINS = {"chengdong": "林志远", "chengxi": "宋晓梅"}
 
 
+def _beside_database(app: Flask, name: str) -> Path:
+    """Where the demo keeps a secret of its database (logins, API token): beside that database.
+
+    The default database's are in the instance folder, as README says. Another SQLite file's sit
+    next to it; a server database's are in the instance folder under that database's name. So a
+    demo pointed at another database never prints the passwords of the first one.
+    """
+    instance = Path(app.instance_path)
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if is_sqlite_file(url):
+        database = Path(url.database).resolve()
+        if database == (instance / "yishi.sqlite3").resolve():
+            return instance / name
+        return database.with_name(f"{database.name}.{name}")
+    label = re.sub(r"[^A-Za-z0-9_.]+", "-", f"{url.host or 'localhost'}-{url.port or ''}-{url.database or ''}")
+    return instance / f"{label}.{name}"
+
+
 def _accounts_file(app: Flask) -> Path:
-    return Path(app.instance_path) / "demo-accounts.json"
+    return _beside_database(app, "demo-accounts.json")
+
+
+def _token_file(app: Flask) -> Path:
+    return _beside_database(app, "demo-api-token.txt")
 
 
 def _reset(app: Flask) -> None:
@@ -58,7 +82,15 @@ def _reset(app: Flask) -> None:
     with db.engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     _accounts_file(app).unlink(missing_ok=True)
-    (Path(app.instance_path) / "demo-api-token.txt").unlink(missing_ok=True)
+    _token_file(app).unlink(missing_ok=True)
+
+
+def _known_logins(app: Flask) -> list[dict]:
+    """The kept logins whose people this database still has. A database deleted or replaced
+    beside its logins file has lost them: they are created again (with new passwords)."""
+    path = _accounts_file(app)
+    logins = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    return [login for login in logins if accounts.find_user_by_email(login["email"]) is not None]
 
 
 def _phone(index: int) -> str:
@@ -66,14 +98,15 @@ def _phone(index: int) -> str:
 
 
 def demo_api_token(app: Flask) -> str | None:
-    path = Path(app.instance_path) / "demo-api-token.txt"
+    path = _token_file(app)
     return path.read_text(encoding="utf-8").strip() if path.exists() else None
 
 
 def _ensure_demo_token(app: Flask) -> None:
-    """One API token for Shilipu, so the API docs can be tried at once."""
-    path = Path(app.instance_path) / "demo-api-token.txt"
-    if path.exists():
+    """One API token for Shilipu, so the API docs can be tried at once (again, if the kept one is
+    not in this database)."""
+    path = _token_file(app)
+    if path.exists() and accounts.authenticate_token(path.read_text(encoding="utf-8").strip()) is not None:
         return
     _token, secret = accounts.create_token(
         name="演示令牌 demo", scopes="all", community=communities.get_community("shilipu")
@@ -91,7 +124,7 @@ def prepare_demo(app: Flask, *, reset: bool = False) -> list[dict]:
         communities.apply_tenants(Path(app.config["TENANTS_PATH"]))
         db.session.commit()
         path = _accounts_file(app)
-        logins = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        logins = _known_logins(app)
         known = {login["email"] for login in logins}
         for login in _create_people(known):
             logins.append(login)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from werkzeug.exceptions import Unauthorized
 
+from yishi.core.db import db
 from yishi.modules.accounts import services
 from yishi.modules.accounts.permissions import Actor
+
+log = logging.getLogger(__name__)
 
 login_manager = LoginManager()
 login_manager.login_view = "accounts.login"
@@ -46,6 +51,8 @@ def api_actor() -> Actor:
         raise TokenRequired()
     g.actor = Actor(token=token)
     g.api_token_id = token.id
+    if services.token_stamp_due(token):
+        g.api_token_stamp_due = token.id  # written once the request is over: _stamp_token
     return g.actor
 
 
@@ -60,5 +67,27 @@ def current_actor() -> Actor:
     return g.actor
 
 
+def _stamp_token(_error: BaseException | None = None) -> None:
+    """Stamp the token's last use once the request is over, in a tiny transaction of its own.
+
+    Stamped during authentication, the change was flushed by the first query of tenant resolution,
+    so every API request wrote before it knew its tenant and held SQLite's write lock to its end
+    (and a read-only request, in a deferred transaction, failed with "database is locked" when
+    another had written meanwhile). At teardown every view and ``after_request`` hook has committed
+    what it meant to; what is left uncommitted would be rolled back with the session anyway.
+    """
+    token_id = g.pop("api_token_stamp_due", None)
+    if token_id is None:
+        return
+    try:
+        db.session.rollback()
+        services.stamp_token_used(token_id)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - bookkeeping must never fail a request that is already answered
+        db.session.rollback()
+        log.warning("could not record the use of API token %s", token_id, exc_info=True)
+
+
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    app.teardown_request(_stamp_token)

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from yishi.core import audit, tenancy
@@ -314,10 +314,31 @@ def authenticate_token(secret: str) -> ApiToken | None:
     token = db.session.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar_one_or_none()
     if token is None or not hmac.compare_digest(token.token_hash, digest) or token.is_revoked:
         return None
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
-        token.last_used_at = now  # committed with the request's work; coarse on purpose
     return token
+
+
+# How stale a token's "last used" may get: coarse on purpose, so using a token rarely writes at all.
+TOKEN_STAMP_INTERVAL = timedelta(minutes=5)
+
+
+def token_stamp_due(token: ApiToken) -> bool:
+    return token.last_used_at is None or utcnow() - token.last_used_at > TOKEN_STAMP_INTERVAL
+
+
+def stamp_token_used(token_id: int) -> None:
+    """Record that a token was used, unless a concurrent request just did. A single UPDATE with
+    nothing read before it: run it in a transaction of its own (``accounts.auth`` does, after the
+    request's), so bookkeeping never holds a write lock across a request nor waits inside one."""
+    now = utcnow()
+    db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOKEN_STAMP_INTERVAL),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def count_users() -> int:
