@@ -9,6 +9,10 @@ from marshmallow import validate
 # database fail instead of the request. Every id the API accepts goes through this bound.
 MAX_ID = 2**31 - 1
 
+# A list of ids becomes one SQL ``IN`` of as many parameters: bounded far below PostgreSQL's 65,535,
+# and above any real list (a community has tens of resident groups and hundreds of members).
+MAX_IDS = 500
+
 
 class Id(ma.fields.Integer):
     """A row id given by a client: a whole number from 1 to 2**31-1."""
@@ -16,3 +20,11 @@ class Id(ma.fields.Integer):
     def __init__(self, **kwargs):
         kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
         super().__init__(**kwargs)
+
+
+class IdList(ma.fields.List):
+    """A list of row ids given by a client: at most ``max_items`` (:data:`MAX_IDS`), shown as ``maxItems``."""
+
+    def __init__(self, *, max_items: int = MAX_IDS, **kwargs):
+        kwargs.setdefault("validate", validate.Length(max=max_items))
+        super().__init__(Id(), **kwargs)

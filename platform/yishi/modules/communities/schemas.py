@@ -85,8 +85,8 @@ class PointFileSchema(ma.Schema):
     name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
     address = ma.fields.String(load_default="")
     opening_hours = ma.fields.String(load_default="")
-    latitude = ma.fields.Float(load_default=None, allow_none=True)
-    longitude = ma.fields.Float(load_default=None, allow_none=True)
+    latitude = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90))
+    longitude = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180))
     groups = ma.fields.List(ma.fields.String(), load_default=list)
 
 

@@ -78,7 +78,9 @@ class CreatedMatterSchema(MatterSchema):
 
 
 class MatterFilterSchema(PageArgsSchema):
-    status = ma.fields.List(ma.fields.String(validate=validate.OneOf([s.value for s in Status])))
+    status = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf([s.value for s in Status])), validate=validate.Length(max=len(Status))
+    )
     category_id = Id()
     resident_group_id = Id()
     point_id = Id()

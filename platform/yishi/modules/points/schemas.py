@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from yishi.core.schemas import Id
+from yishi.core.schemas import IdList
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
@@ -19,7 +19,7 @@ class PointSchema(ma.Schema):
     opening_hours = ma.fields.String(load_default="", validate=validate.Length(max=500))
     active = ma.fields.Boolean(load_default=True)
     position = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
-    resident_group_ids = ma.fields.List(Id(), load_default=list)
+    resident_group_ids = IdList(load_default=list)
     moderators = ma.fields.List(ma.fields.String(), dump_only=True)
     page_url = ma.fields.String(dump_only=True)
     poster_url = ma.fields.String(dump_only=True)

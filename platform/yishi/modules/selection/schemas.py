@@ -10,8 +10,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from yishi.core.api import PageArgsSchema
-from yishi.core.schemas import Id
-from yishi.modules.selection.models import RoundStatus
+from yishi.core.schemas import Id, IdList
+from yishi.modules.selection.models import MAX_WEIGHT, RoundStatus
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 _code = validate.Regexp(CODE_PATTERN)
@@ -19,6 +19,14 @@ _name_zh = validate.Length(min=1, max=80)
 _name_en = validate.Length(min=1, max=120)
 _position = validate.Range(min=0, max=10000)
 _scale = validate.Range(min=0, max=100)
+# Weights are checked by the services (one message for pages, the API and tenant files); the bounds are
+# documented here so the OpenAPI document says what the server accepts.
+_weight = {
+    "description": f"Greater than 0, at most {MAX_WEIGHT:g}.",
+    "minimum": 0,
+    "exclusiveMinimum": True,
+    "maximum": MAX_WEIGHT,
+}
 
 
 # --- criteria ---------------------------------------------------------------------------------------
@@ -29,7 +37,7 @@ class CriterionSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=_code)
     name_zh = ma.fields.String(required=True, validate=_name_zh)
     name_en = ma.fields.String(required=True, validate=_name_en)
-    weight = ma.fields.Float(load_default=1.0, metadata={"description": "Greater than 0."})
+    weight = ma.fields.Float(load_default=1.0, metadata=_weight)
     position = ma.fields.Integer(validate=_position)
     active = ma.fields.Boolean(dump_only=True)
 
@@ -39,7 +47,7 @@ class CriterionUpdateSchema(ma.Schema):
 
     name_zh = ma.fields.String(validate=_name_zh)
     name_en = ma.fields.String(validate=_name_en)
-    weight = ma.fields.Float(metadata={"description": "Greater than 0."})
+    weight = ma.fields.Float(metadata=_weight)
     position = ma.fields.Integer(validate=_position)
     active = ma.fields.Boolean()
 
@@ -50,7 +58,7 @@ class CriterionFileSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=_code)
     name_zh = ma.fields.String(required=True, validate=_name_zh)
     name_en = ma.fields.String(required=True, validate=_name_en)
-    weight = ma.fields.Float(load_default=1.0)
+    weight = ma.fields.Float(load_default=1.0, metadata=_weight)
     position = ma.fields.Integer(validate=_position)
     active = ma.fields.Boolean(load_default=True)
 
@@ -67,7 +75,7 @@ class RoundCreateSchema(ma.Schema):
     point_id = Id(load_default=None, allow_none=True, metadata={"description": "None: whole community"})
     scale_min = ma.fields.Integer(load_default=1, validate=_scale)
     scale_max = ma.fields.Integer(load_default=5, validate=_scale)
-    evaluator_ids = ma.fields.List(Id(), load_default=list)
+    evaluator_ids = IdList(load_default=list)
 
 
 class RoundSchema(ma.Schema):
@@ -142,7 +150,7 @@ class RoundDetailSchema(RoundSchema):
 
 
 class EvaluatorsSchema(ma.Schema):
-    user_ids = ma.fields.List(Id(), required=True)
+    user_ids = IdList(required=True)
 
 
 # --- candidates --------------------------------------------------------------------------------------

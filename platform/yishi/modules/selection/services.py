@@ -37,6 +37,7 @@ from yishi.modules.accounts.permissions import SYSTEM, Actor, register_scopes, r
 from yishi.modules.participation.models import ParticipationKind
 from yishi.modules.points.models import Point
 from yishi.modules.selection.models import (
+    MAX_WEIGHT,
     Appointment,
     Candidate,
     RoundCriterion,
@@ -160,7 +161,12 @@ def get_criterion(criterion_id: int) -> SelectionCriterion:
 
 def _weight_errors(weight, field_name: str = "weight") -> dict[str, list[str]]:
     valid = isinstance(weight, int | float) and not isinstance(weight, bool) and math.isfinite(weight) and weight > 0
-    return {} if valid else {field_name: [_("The weight must be a number greater than 0.")]}
+    if not valid:
+        return {field_name: [_("The weight must be a number greater than 0.")]}
+    if weight > MAX_WEIGHT:
+        maximum = f"{MAX_WEIGHT:g}"
+        return {field_name: [_("The weight must be at most %(max)s.", max=maximum)]}
+    return {}
 
 
 def _name_errors(data: Mapping, prefix: str = "") -> dict[str, list[str]]:
