@@ -74,12 +74,20 @@ class YishiApi(Api):
 
     def _init_spec(self, **kwargs):
         super()._init_spec(**kwargs)
-        self.spec.plugins.append(_CommonErrorResponses())
+        plugin = _CommonErrorResponses()
+        plugin.init_spec(self.spec)
+        self.spec.plugins.append(plugin)
 
 
 class _CommonErrorResponses(BasePlugin):
     """Adds the errors of ``_COMMON_ERRORS`` (and ``_POST_ERRORS`` on POST) to every operation, as
-    references to flask-smorest's named responses (``BAD_REQUEST``, ``UNAUTHORIZED``…)."""
+    references to flask-smorest's named responses (``BAD_REQUEST``, ``UNAUTHORIZED``…). And a JSON
+    body none of whose fields is required is documented as optional: the server reads a missing body as
+    ``{}`` (a PATCH that changes nothing, a POST with every default), where flask-smorest would
+    document every body as required."""
+
+    def init_spec(self, spec):
+        self.spec = spec
 
     def operation_helper(self, path=None, operations=None, **kwargs):
         for method, operation in (operations or {}).items():
@@ -87,6 +95,18 @@ class _CommonErrorResponses(BasePlugin):
             for status in _COMMON_ERRORS + (_POST_ERRORS if method == "post" else ()):
                 if status not in responses and str(status) not in responses:
                     responses[str(status)] = HTTPStatus(status).name
+            body = operation.get("requestBody") or {}
+            json_body = body.get("content", {}).get("application/json")
+            if json_body is not None and not self._schema(json_body.get("schema")).get("required"):
+                body["required"] = False
+
+    def _schema(self, schema) -> dict:
+        """The component behind a ``$ref`` (or a component's name), else the schema itself."""
+        if isinstance(schema, dict) and "$ref" in schema:
+            schema = schema["$ref"].rsplit("/", 1)[-1]
+        if isinstance(schema, str):
+            return self.spec.components.schemas.get(schema, {})
+        return schema if isinstance(schema, dict) else {"required": True}  # unknown: leave it required
 
 
 api = YishiApi()

@@ -14,7 +14,27 @@ MAX_ID = 2**31 - 1
 MAX_IDS = 500
 
 
-class Id(ma.fields.Integer):
+class Integer(ma.fields.Integer):
+    """A whole number. marshmallow's own truncates 2.5 to 2 (and 1e-42 to 0) unless strict, and strict
+    also refuses the digits of a query string; this one refuses fractions and keeps the digits."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+class Flag(ma.fields.Boolean):
+    """A yes/no in a JSON body: ``true`` or ``false`` only, as the document says, not marshmallow's
+    ``1``, ``"on"`` or ``"yes"`` (query strings keep :class:`marshmallow.fields.Boolean`'s words)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class Id(Integer):
     """A row id given by a client: a whole number from 1 to 2**31-1."""
 
     def __init__(self, **kwargs):
