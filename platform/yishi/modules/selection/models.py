@@ -24,6 +24,8 @@ from yishi.core.tenancy import TenantMixin
 # A weight only says how much one criterion counts against the others: a thousand times another is
 # already more than any community means, and bounding it keeps the weighted means finite.
 MAX_WEIGHT = 1000.0
+# Criteria are listed by position; the API documents (and accepts) 0 to MAX_POSITION.
+MAX_POSITION = 10000
 
 
 class SelectionCriterion(TenantMixin, TimestampMixin, db.Model):

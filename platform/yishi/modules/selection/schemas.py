@@ -11,13 +11,13 @@ from marshmallow import validate
 
 from yishi.core.api import PageArgsSchema
 from yishi.core.schemas import Flag, Id, IdList, Integer
-from yishi.modules.selection.models import MAX_WEIGHT, RoundStatus
+from yishi.modules.selection.models import MAX_POSITION, MAX_WEIGHT, RoundStatus
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 _code = validate.Regexp(CODE_PATTERN)
 _name_zh = validate.Length(min=1, max=80)
 _name_en = validate.Length(min=1, max=120)
-_position = validate.Range(min=0, max=10000)
+_position = validate.Range(min=0, max=MAX_POSITION)
 _scale = validate.Range(min=0, max=100)
 # Weights are checked by the services (one message for pages, the API and tenant files); the bounds are
 # documented here so the OpenAPI document says what the server accepts.
