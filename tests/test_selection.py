@@ -1100,3 +1100,13 @@ def test_terms_follow_the_communitys_calendar_not_utc(community, create_user):
             assert [user.name for _appointment, user in selection.active_moderators(point.id)] == ["王建国"]
         with time_machine.travel(datetime(2026, 3, 1, 15, 0, tzinfo=UTC), tick=False):
             assert selection.active_moderators(point.id) == []
+
+
+def test_a_criterion_added_after_the_last_position_stays_within_the_documented_positions(client, community, token_for):
+    """Found by the fuzz test: a criterion at position 10000 made the next one 10001, outside its schema."""
+    secret = token_for(community=community)
+    url = f"/api/v1/communities/{community.slug}/selection/criteria"
+    last = {"code": "last", "name_zh": "末", "name_en": "Last", "position": 10000}
+    assert client.post(url, headers=bearer(secret), json=last).status_code == 201
+    added = client.post(url, headers=bearer(secret), json={"code": "next", "name_zh": "次", "name_en": "Next"})
+    assert added.status_code == 201 and added.get_json()["position"] == 10000

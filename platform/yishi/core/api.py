@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import hashlib
 from datetime import timedelta
+from http import HTTPStatus
 from urllib.parse import urlencode
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import Flask, Response, current_app, g, request
 from flask_babel import gettext as _
 from flask_smorest import Api
@@ -21,14 +23,90 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import HTTPException
 
 from yishi.core.db import AwareDateTime, TimestampMixin, db, utcnow
-from yishi.core.errors import DomainError, domain_problem, http_error_response, problem
+from yishi.core.errors import PROBLEM_JSON, DomainError, domain_problem, http_error_response, problem
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as :func:`yishi.core.errors.problem` writes them (documentation only).
+    Extension members are allowed, as the RFC allows them."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    type = ma.fields.String(required=True, metadata={"example": "about:blank"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True, validate=ma.validate.Range(min=400, max=599))
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Field → messages, on validation failures (422)."},
+    )
+
+
+# The errors any operation can answer, whatever its view does: a refused body or path (400), a missing or
+# unknown token (401), a scope or role that does not allow it (403), another tenant's or an unknown
+# resource (404), a rate limit (429). POSTs add an Idempotency-Key in progress (409) or reused with
+# another body (422).
+_COMMON_ERRORS = (400, 401, 403, 404, 429)
+_POST_ERRORS = (409, 422)
 
 
 class YishiApi(Api):
-    """flask-smorest's Api with our error answers (problem+json, and ``Allow`` on 405)."""
+    """flask-smorest's Api with our error answers (problem+json, and ``Allow`` on 405), and an OpenAPI
+    document that says so: every error response of every operation is declared as ``ProblemSchema`` under
+    ``application/problem+json``, in this one place rather than on each view."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: HTTPException):
         return http_error_response(error)
+
+    def _register_responses(self):
+        """flask-smorest's named error responses (``DEFAULT_ERROR``, ``UNPROCESSABLE_ENTITY``…), with the
+        content type the server really sends; it would document them as ``application/json``."""
+        content_type = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = content_type
+
+    def _init_spec(self, **kwargs):
+        super()._init_spec(**kwargs)
+        plugin = _CommonErrorResponses()
+        plugin.init_spec(self.spec)
+        self.spec.plugins.append(plugin)
+
+
+class _CommonErrorResponses(BasePlugin):
+    """Adds the errors of ``_COMMON_ERRORS`` (and ``_POST_ERRORS`` on POST) to every operation, as
+    references to flask-smorest's named responses (``BAD_REQUEST``, ``UNAUTHORIZED``…). And a JSON
+    body none of whose fields is required is documented as optional: the server reads a missing body as
+    ``{}`` (a PATCH that changes nothing, a POST with every default), where flask-smorest would
+    document every body as required."""
+
+    def init_spec(self, spec):
+        self.spec = spec
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            for status in _COMMON_ERRORS + (_POST_ERRORS if method == "post" else ()):
+                if status not in responses and str(status) not in responses:
+                    responses[str(status)] = HTTPStatus(status).name
+            body = operation.get("requestBody") or {}
+            json_body = body.get("content", {}).get("application/json")
+            if json_body is not None and not self._schema(json_body.get("schema")).get("required"):
+                body["required"] = False
+
+    def _schema(self, schema) -> dict:
+        """The component behind a ``$ref`` (or a component's name), else the schema itself."""
+        if isinstance(schema, dict) and "$ref" in schema:
+            schema = schema["$ref"].rsplit("/", 1)[-1]
+        if isinstance(schema, str):
+            return self.spec.components.schemas.get(schema, {})
+        return schema if isinstance(schema, dict) else {"required": True}  # unknown: leave it required
 
 
 api = YishiApi()

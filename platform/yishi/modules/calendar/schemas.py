@@ -6,6 +6,7 @@ import marshmallow as ma
 from flask_babel import lazy_gettext as _l
 from marshmallow import validate
 
+from yishi.core.schemas import Flag, Integer
 from yishi.modules.communities.models import TargetClock
 
 YEARS = validate.Range(min=2000, max=2100)
@@ -61,13 +62,13 @@ class CalendarDaySchema(ma.Schema):
 
 
 class MonthArgsSchema(ma.Schema):
-    year = ma.fields.Integer(validate=YEARS, metadata={"description": "default: this year"})
-    month = ma.fields.Integer(validate=validate.Range(min=1, max=12), metadata={"description": "default: this month"})
+    year = Integer(validate=YEARS, metadata={"description": "default: this year"})
+    month = Integer(validate=validate.Range(min=1, max=12), metadata={"description": "default: this month"})
 
 
 class MonthSchema(ma.Schema):
-    year = ma.fields.Integer(dump_only=True)
-    month = ma.fields.Integer(dump_only=True)
+    year = Integer(dump_only=True)
+    month = Integer(dump_only=True)
     days = ma.fields.List(ma.fields.Nested(CalendarDaySchema), dump_only=True)
 
 
@@ -75,7 +76,7 @@ class OverrideSchema(ma.Schema):
     """The community's own status for one date, over the official calendar."""
 
     date = ma.fields.Date(required=True, attribute="day")
-    is_workday = ma.fields.Boolean(required=True)
+    is_workday = Flag(required=True)
     note = ma.fields.String(load_default="", validate=validate.Length(max=200))
 
     @ma.validates("date")
@@ -89,7 +90,7 @@ class ClockSettingsSchema(ma.Schema):
 
     target_clock = ma.fields.Enum(TargetClock, by_value=True, required=True)
     working_hours = ma.fields.String(required=True, validate=validate_working_hours)
-    auto_close_days = ma.fields.Integer(
+    auto_close_days = Integer(
         validate=ma.validate.Range(min=1, max=90),
         metadata={"description": "a resolved matter not confirmed by its reporter closes after this many days"},
     )

@@ -7,6 +7,7 @@ from zoneinfo import available_timezones
 import marshmallow as ma
 from marshmallow import validate
 
+from yishi.core.schemas import Integer
 from yishi.modules.communities.models import SLUG_PATTERN, CommunityKind, CommunityStatus
 
 _slug = validate.Regexp(SLUG_PATTERN)
@@ -19,19 +20,19 @@ def _time_zone(value: str) -> None:
 
 
 class ResidentGroupSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     code = ma.fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
     name_zh = ma.fields.String(required=True, validate=_name)
     name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=160))
-    household_count = ma.fields.Integer(allow_none=True, validate=validate.Range(min=0, max=100_000))
-    position = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
+    household_count = Integer(allow_none=True, validate=validate.Range(min=0, max=100_000))
+    position = Integer(load_default=0, validate=validate.Range(min=0, max=10000))
 
 
 class ResidentGroupUpdateSchema(ResidentGroupSchema):
     code = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
     name_zh = ma.fields.String(validate=_name)
     name_en = ma.fields.String(validate=validate.Length(min=1, max=160))
-    position = ma.fields.Integer(validate=validate.Range(min=0, max=10000))
+    position = Integer(validate=validate.Range(min=0, max=10000))
 
 
 class CommunitySchema(ma.Schema):
@@ -41,9 +42,9 @@ class CommunitySchema(ma.Schema):
     street = ma.fields.String(attribute="street_slug", dump_only=True)
     kind = ma.fields.Enum(CommunityKind, by_value=True)
     time_zone = ma.fields.String()
-    resident_count = ma.fields.Integer()
+    resident_count = Integer()
     status = ma.fields.Enum(CommunityStatus, by_value=True, dump_only=True)
-    resident_group_count = ma.fields.Integer(dump_only=True)
+    resident_group_count = Integer(dump_only=True)
 
 
 class StreetSchema(ma.Schema):
@@ -73,7 +74,7 @@ class CommunityFileSchema(ma.Schema):
     kind = ma.fields.Enum(CommunityKind, by_value=True, load_default=CommunityKind.URBAN)
     time_zone = ma.fields.String(load_default="Asia/Shanghai", validate=_time_zone)
     default_locale = ma.fields.String(load_default="zh_CN", validate=validate.OneOf(["zh_CN", "en"]))
-    resident_count = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    resident_count = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
     status = ma.fields.Enum(CommunityStatus, by_value=True, load_default=None)
     description_zh = ma.fields.String(load_default="")
     description_en = ma.fields.String(load_default="")
@@ -85,8 +86,8 @@ class PointFileSchema(ma.Schema):
     name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
     address = ma.fields.String(load_default="")
     opening_hours = ma.fields.String(load_default="")
-    latitude = ma.fields.Float(load_default=None, allow_none=True)
-    longitude = ma.fields.Float(load_default=None, allow_none=True)
+    latitude = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90))
+    longitude = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180))
     groups = ma.fields.List(ma.fields.String(), load_default=list)
 
 

@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from yishi.core.api import PageArgsSchema
-from yishi.core.schemas import Id
+from yishi.core.schemas import Flag, Id, Integer
 from yishi.modules.matters.models import Channel, EscalationTarget, Outcome, Status
 from yishi.modules.matters.workflow import TRANSITIONS
 
@@ -29,18 +29,18 @@ class MatterCreateSchema(ma.Schema):
 
 
 class MatterSchema(ma.Schema):
-    id = ma.fields.Integer()
-    version = ma.fields.Integer()
+    id = Integer()
+    version = Integer()
     title = ma.fields.String()
     description = ma.fields.String()
     status = ma.fields.String(metadata={"enum": [s.value for s in Status]})
     status_label = ma.fields.String()
     channel = ma.fields.String(metadata={"enum": [c.value for c in Channel]})
-    category_id = ma.fields.Integer()
+    category_id = Integer()
     category = ma.fields.String()
-    resident_group_id = ma.fields.Integer(allow_none=True)
+    resident_group_id = Integer(allow_none=True)
     resident_group = ma.fields.String()
-    point_id = ma.fields.Integer(allow_none=True)
+    point_id = Integer(allow_none=True)
     point = ma.fields.String()
     address = ma.fields.String()
     latitude = ma.fields.Float(allow_none=True)
@@ -60,12 +60,12 @@ class MatterSchema(ma.Schema):
     closed_at = ma.fields.AwareDateTime(allow_none=True)
     first_response_due_at = ma.fields.AwareDateTime()
     resolution_due_at = ma.fields.AwareDateTime()
-    minutes_to_accept = ma.fields.Integer(allow_none=True)
-    minutes_to_resolve = ma.fields.Integer(allow_none=True)
+    minutes_to_accept = Integer(allow_none=True)
+    minutes_to_resolve = Integer(allow_none=True)
     first_response_met = ma.fields.Boolean(allow_none=True)
     resolution_met = ma.fields.Boolean(allow_none=True)
     overdue = ma.fields.Boolean()
-    satisfaction = ma.fields.Integer(allow_none=True)
+    satisfaction = Integer(allow_none=True)
     satisfaction_comment = ma.fields.String()
     url = ma.fields.String()
     photos = ma.fields.List(ma.fields.Dict(), dump_only=True)
@@ -78,7 +78,9 @@ class CreatedMatterSchema(MatterSchema):
 
 
 class MatterFilterSchema(PageArgsSchema):
-    status = ma.fields.List(ma.fields.String(validate=validate.OneOf([s.value for s in Status])))
+    status = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf([s.value for s in Status])), validate=validate.Length(max=len(Status))
+    )
     category_id = Id()
     resident_group_id = Id()
     point_id = Id()
@@ -90,13 +92,13 @@ class MatterFilterSchema(PageArgsSchema):
 class TransitionSchema(ma.Schema):
     action = ma.fields.String(required=True, validate=validate.OneOf(list(TRANSITIONS)))
     note = ma.fields.String(load_default="", validate=validate.Length(max=5000))
-    public = ma.fields.Boolean(load_default=True)
+    public = Flag(load_default=True)
     outcome = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf([o.value for o in Outcome]))
     agreement_text = ma.fields.String(load_default="", validate=validate.Length(max=5000))
     escalate_to = ma.fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf([t.value for t in EscalationTarget])
     )
-    version = ma.fields.Integer(
+    version = Integer(
         load_default=None,
         allow_none=True,
         validate=validate.Range(min=1, max=2**31 - 1),
@@ -106,16 +108,16 @@ class TransitionSchema(ma.Schema):
 
 class NoteSchema(ma.Schema):
     note = ma.fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    public = ma.fields.Boolean(load_default=True)
+    public = Flag(load_default=True)
 
 
 class RatingSchema(ma.Schema):
-    score = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=5))
+    score = Integer(required=True, validate=validate.Range(min=1, max=5))
     comment = ma.fields.String(load_default="", validate=validate.Length(max=2000))
 
 
 class TimelineEntrySchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     at = ma.fields.AwareDateTime()
     kind = ma.fields.String()
     action = ma.fields.String()
@@ -132,7 +134,7 @@ class PhotoUploadSchema(ma.Schema):
 
 
 class BoardItemSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     title = ma.fields.String()
     status = ma.fields.String()
     status_label = ma.fields.String()

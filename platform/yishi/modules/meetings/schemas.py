@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from yishi.core.api import PageArgsSchema
-from yishi.core.schemas import Id
+from yishi.core.schemas import Flag, Id, Integer
 from yishi.modules.meetings.models import MeetingStatus
 
 
@@ -21,24 +21,24 @@ class MeetingCreateSchema(ma.Schema):
 
 
 class AgendaItemSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    position = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
+    position = Integer(dump_only=True)
     matter_id = Id(load_default=None, allow_none=True)
     title = ma.fields.String(load_default="", validate=validate.Length(max=120))
     decision = ma.fields.String(dump_only=True)
     decision_kind = ma.fields.String(dump_only=True, allow_none=True)
-    votes_for = ma.fields.Integer(dump_only=True, allow_none=True)
-    votes_against = ma.fields.Integer(dump_only=True, allow_none=True)
-    votes_abstain = ma.fields.Integer(dump_only=True, allow_none=True)
+    votes_for = Integer(dump_only=True, allow_none=True)
+    votes_against = Integer(dump_only=True, allow_none=True)
+    votes_abstain = Integer(dump_only=True, allow_none=True)
     matter_action = ma.fields.String(dump_only=True)
     decided_at = ma.fields.AwareDateTime(dump_only=True, allow_none=True)
 
 
 class MeetingSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     title = ma.fields.String()
     topic = ma.fields.String()
-    point_id = ma.fields.Integer(allow_none=True)
+    point_id = Integer(allow_none=True)
     location = ma.fields.String()
     starts_at = ma.fields.AwareDateTime()
     ends_at = ma.fields.AwareDateTime()
@@ -48,8 +48,8 @@ class MeetingSchema(ma.Schema):
     minutes_html = ma.fields.String(metadata={"description": "the minutes rendered and sanitised"})
     held_at = ma.fields.AwareDateTime(allow_none=True)
     minutes_published_at = ma.fields.AwareDateTime(allow_none=True)
-    attendance_count = ma.fields.Integer()
-    invited_group_ids = ma.fields.List(ma.fields.Integer())
+    attendance_count = Integer()
+    invited_group_ids = ma.fields.List(Integer())
     agenda = ma.fields.List(ma.fields.Nested(AgendaItemSchema))
     url = ma.fields.String()
 
@@ -64,15 +64,15 @@ class CancelSchema(ma.Schema):
 
 class MinutesSchema(ma.Schema):
     minutes = ma.fields.String(required=True, validate=validate.Length(max=50_000))
-    publish = ma.fields.Boolean(load_default=False)
+    publish = Flag(load_default=False)
 
 
 class AgendaDecisionSchema(ma.Schema):
     decision = ma.fields.String(required=True, validate=validate.Length(min=1, max=5000))
     decision_kind = ma.fields.String(load_default=None, allow_none=True, validate=validate.OneOf(["vote", "consensus"]))
-    votes_for = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100_000))
-    votes_against = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100_000))
-    votes_abstain = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100_000))
+    votes_for = Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100_000))
+    votes_against = Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100_000))
+    votes_abstain = Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100_000))
     matter_action = ma.fields.String(load_default="", validate=validate.OneOf(["", "start", "resolve"]))
     outcome = ma.fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(["agreement", "no_agreement"])
@@ -83,7 +83,7 @@ class AgendaDecisionSchema(ma.Schema):
 class AttendeeSchema(ma.Schema):
     name = ma.fields.String()
     phone = ma.fields.String()
-    resident_group_id = ma.fields.Integer(allow_none=True)
+    resident_group_id = Integer(allow_none=True)
     method = ma.fields.String()
     at = ma.fields.AwareDateTime()
 
@@ -96,7 +96,7 @@ class ManualCheckInSchema(ma.Schema):
 
 class CheckInResultSchema(ma.Schema):
     new = ma.fields.Boolean()
-    attendance_count = ma.fields.Integer()
+    attendance_count = Integer()
 
 
 class ParticipationArgsSchema(ma.Schema):
@@ -105,6 +105,6 @@ class ParticipationArgsSchema(ma.Schema):
 
 
 class ParticipationSchema(ma.Schema):
-    distinct_participants = ma.fields.Integer()
-    by_kind = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    meetings_held = ma.fields.Integer()
+    distinct_participants = Integer()
+    by_kind = ma.fields.Dict(keys=ma.fields.String(), values=Integer())
+    meetings_held = Integer()

@@ -12,10 +12,10 @@ from yishi.modules.communities.context import current_street, street_api
 from yishi.modules.onboarding import services
 from yishi.modules.onboarding.schemas import (
     ApplicationSchema,
-    DecisionSchema,
     InvitationArgsSchema,
     InvitationSchema,
     RegistrationSchema,
+    RejectionSchema,
 )
 
 blp = street_api("onboarding_api", __name__, "Onboarding communities into a street office.")
@@ -55,7 +55,7 @@ class Approve(MethodView):
 
 @blp.route("/applications/<community_slug>/reject")
 class Reject(MethodView):
-    @blp.arguments(DecisionSchema)
+    @blp.arguments(RejectionSchema)
     @blp.response(200, ApplicationSchema)
     def post(self, data, community_slug: str):
         """Reject a pending application, with a reason"""

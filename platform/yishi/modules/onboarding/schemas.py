@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
+from yishi.core.schemas import Flag, Integer
 from yishi.modules.communities.models import SLUG_PATTERN, CommunityKind
 
 
@@ -13,7 +14,7 @@ class RegistrationSchema(ma.Schema):
     name_zh = ma.fields.String(required=True, validate=validate.Length(min=2, max=120))
     name_en = ma.fields.String(required=True, validate=validate.Length(min=2, max=160))
     kind = ma.fields.Enum(CommunityKind, by_value=True, load_default=CommunityKind.URBAN)
-    resident_count = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    resident_count = Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
     template = ma.fields.String(load_default=None, allow_none=True)
     description_zh = ma.fields.String(load_default="", validate=validate.Length(max=2000))
     description_en = ma.fields.String(load_default="", validate=validate.Length(max=2000))
@@ -21,11 +22,17 @@ class RegistrationSchema(ma.Schema):
     admin_email = ma.fields.Email(required=True)
     admin_password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=200))
     admin_phone = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
-    activate = ma.fields.Boolean(load_default=False)
+    activate = Flag(load_default=False)
 
 
 class DecisionSchema(ma.Schema):
     reason = ma.fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class RejectionSchema(ma.Schema):
+    """A rejection says why, so the community can apply again (the service refuses a blank reason)."""
+
+    reason = ma.fields.String(required=True, validate=validate.Length(max=2000), metadata={"pattern": r"\S"})
 
 
 class ApplicationSchema(ma.Schema):
@@ -34,7 +41,7 @@ class ApplicationSchema(ma.Schema):
     name_en = ma.fields.String()
     kind = ma.fields.Enum(CommunityKind, by_value=True)
     status = ma.fields.Function(lambda c: c.status.value)
-    resident_count = ma.fields.Integer()
+    resident_count = Integer()
     category_template = ma.fields.String(allow_none=True)
     applied_at = ma.fields.AwareDateTime(allow_none=True)
     decided_at = ma.fields.AwareDateTime(allow_none=True)
@@ -42,10 +49,10 @@ class ApplicationSchema(ma.Schema):
 
 
 class InvitationArgsSchema(ma.Schema):
-    uses = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
+    uses = Integer(load_default=1, validate=validate.Range(min=1, max=100))
 
 
 class InvitationSchema(ma.Schema):
     code = ma.fields.String()
-    uses_left = ma.fields.Integer()
+    uses_left = Integer()
     expires_at = ma.fields.AwareDateTime()

@@ -6,13 +6,15 @@ import marshmallow as ma
 from flask_babel import lazy_gettext as _l
 from marshmallow import validate
 
+from yishi.core.schemas import Integer
+
 
 class ReportCreateSchema(ma.Schema):
     """A month (``2026-10``), a quarter (``2026-Q3``), a year (``2026``), or ``start`` and ``end`` days."""
 
     month = ma.fields.String(validate=validate.Regexp(r"^20\d\d-(0[1-9]|1[0-2])$", error=_l("A month like 2026-10.")))
     quarter = ma.fields.String(validate=validate.Regexp(r"^20\d\d-Q[1-4]$", error=_l("A quarter like 2026-Q3.")))
-    year = ma.fields.Integer(validate=validate.Range(min=2000, max=2100))
+    year = Integer(validate=validate.Range(min=2000, max=2100))
     start = ma.fields.Date(
         validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31)),
         metadata={"description": "first day, included"},
@@ -33,14 +35,14 @@ class ReportCreateSchema(ma.Schema):
 
 
 class ReportSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     kind = ma.fields.String()
     title = ma.fields.String()
     label = ma.fields.String()
     period_start = ma.fields.AwareDateTime()
     period_end = ma.fields.AwareDateTime()
     status = ma.fields.String(metadata={"enum": ["queued", "running", "finished", "failed"]})
-    progress = ma.fields.Integer()
+    progress = Integer()
     created_at = ma.fields.AwareDateTime()
     finished_at = ma.fields.AwareDateTime(allow_none=True)
     definitions_version = ma.fields.String()

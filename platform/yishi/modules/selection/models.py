@@ -21,6 +21,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from yishi.core.db import AwareDateTime, TimestampMixin, db
 from yishi.core.tenancy import TenantMixin
 
+# A weight only says how much one criterion counts against the others: a thousand times another is
+# already more than any community means, and bounding it keeps the weighted means finite.
+MAX_WEIGHT = 1000.0
+# Criteria are listed by position; the API documents (and accepts) 0 to MAX_POSITION.
+MAX_POSITION = 10000
+
 
 class SelectionCriterion(TenantMixin, TimestampMixin, db.Model):
     """遴选标准: what candidates are scored on. Default 威望 prestige, 能力 ability, 热情 enthusiasm."""

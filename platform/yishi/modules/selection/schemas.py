@@ -10,27 +10,35 @@ import marshmallow as ma
 from marshmallow import validate
 
 from yishi.core.api import PageArgsSchema
-from yishi.core.schemas import Id
-from yishi.modules.selection.models import RoundStatus
+from yishi.core.schemas import Flag, Id, IdList, Integer
+from yishi.modules.selection.models import MAX_POSITION, MAX_WEIGHT, RoundStatus
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 _code = validate.Regexp(CODE_PATTERN)
 _name_zh = validate.Length(min=1, max=80)
 _name_en = validate.Length(min=1, max=120)
-_position = validate.Range(min=0, max=10000)
+_position = validate.Range(min=0, max=MAX_POSITION)
 _scale = validate.Range(min=0, max=100)
+# Weights are checked by the services (one message for pages, the API and tenant files); the bounds are
+# documented here so the OpenAPI document says what the server accepts.
+_weight = {
+    "description": f"Greater than 0, at most {MAX_WEIGHT:g}.",
+    "minimum": 0,
+    "exclusiveMinimum": True,
+    "maximum": MAX_WEIGHT,
+}
 
 
 # --- criteria ---------------------------------------------------------------------------------------
 
 
 class CriterionSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     code = ma.fields.String(required=True, validate=_code)
     name_zh = ma.fields.String(required=True, validate=_name_zh)
     name_en = ma.fields.String(required=True, validate=_name_en)
-    weight = ma.fields.Float(load_default=1.0, metadata={"description": "Greater than 0."})
-    position = ma.fields.Integer(validate=_position)
+    weight = ma.fields.Float(load_default=1.0, metadata=_weight)
+    position = Integer(validate=_position)
     active = ma.fields.Boolean(dump_only=True)
 
 
@@ -39,9 +47,9 @@ class CriterionUpdateSchema(ma.Schema):
 
     name_zh = ma.fields.String(validate=_name_zh)
     name_en = ma.fields.String(validate=_name_en)
-    weight = ma.fields.Float(metadata={"description": "Greater than 0."})
-    position = ma.fields.Integer(validate=_position)
-    active = ma.fields.Boolean()
+    weight = ma.fields.Float(metadata=_weight)
+    position = Integer(validate=_position)
+    active = Flag()
 
 
 class CriterionFileSchema(ma.Schema):
@@ -50,9 +58,9 @@ class CriterionFileSchema(ma.Schema):
     code = ma.fields.String(required=True, validate=_code)
     name_zh = ma.fields.String(required=True, validate=_name_zh)
     name_en = ma.fields.String(required=True, validate=_name_en)
-    weight = ma.fields.Float(load_default=1.0)
-    position = ma.fields.Integer(validate=_position)
-    active = ma.fields.Boolean(load_default=True)
+    weight = ma.fields.Float(load_default=1.0, metadata=_weight)
+    position = Integer(validate=_position)
+    active = Flag(load_default=True)
 
 
 # --- rounds ------------------------------------------------------------------------------------------
@@ -65,27 +73,27 @@ class RoundQueryArgsSchema(PageArgsSchema):
 class RoundCreateSchema(ma.Schema):
     title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     point_id = Id(load_default=None, allow_none=True, metadata={"description": "None: whole community"})
-    scale_min = ma.fields.Integer(load_default=1, validate=_scale)
-    scale_max = ma.fields.Integer(load_default=5, validate=_scale)
-    evaluator_ids = ma.fields.List(Id(), load_default=list)
+    scale_min = Integer(load_default=1, validate=_scale)
+    scale_max = Integer(load_default=5, validate=_scale)
+    evaluator_ids = IdList(load_default=list)
 
 
 class RoundSchema(ma.Schema):
     """A round in a list: no criteria, evaluators or ranking (see RoundDetailSchema)."""
 
-    id = ma.fields.Integer()
+    id = Integer()
     title = ma.fields.String()
-    point_id = ma.fields.Integer(allow_none=True)
+    point_id = Integer(allow_none=True)
     status = ma.fields.Enum(RoundStatus, by_value=True)
-    scale_min = ma.fields.Integer()
-    scale_max = ma.fields.Integer()
-    opened_by_id = ma.fields.Integer(allow_none=True)
+    scale_min = Integer()
+    scale_max = Integer()
+    opened_by_id = Integer(allow_none=True)
     created_at = ma.fields.DateTime()
     closed_at = ma.fields.DateTime(allow_none=True)
 
 
 class RoundCriterionSchema(ma.Schema):
-    criterion_id = ma.fields.Integer()
+    criterion_id = Integer()
     code = ma.fields.String()
     name_zh = ma.fields.String()
     name_en = ma.fields.String()
@@ -93,15 +101,15 @@ class RoundCriterionSchema(ma.Schema):
 
 
 class CandidateProgressSchema(ma.Schema):
-    candidate_id = ma.fields.Integer()
-    evaluators_done = ma.fields.Integer(metadata={"description": "Evaluators who scored every criterion."})
-    evaluators_expected = ma.fields.Integer()
+    candidate_id = Integer()
+    evaluators_done = Integer(metadata={"description": "Evaluators who scored every criterion."})
+    evaluators_expected = Integer()
 
 
 class EvaluatorProgressSchema(ma.Schema):
-    user_id = ma.fields.Integer()
-    candidates_done = ma.fields.Integer()
-    candidates_expected = ma.fields.Integer()
+    user_id = Integer()
+    candidates_done = Integer()
+    candidates_expected = Integer()
 
 
 class ProgressSchema(ma.Schema):
@@ -110,29 +118,29 @@ class ProgressSchema(ma.Schema):
 
 
 class CriterionResultSchema(ma.Schema):
-    criterion_id = ma.fields.Integer()
+    criterion_id = Integer()
     code = ma.fields.String()
     weight = ma.fields.Float()
     mean = ma.fields.Float(allow_none=True, metadata={"description": "None when nobody scored it."})
-    count = ma.fields.Integer(metadata={"description": "Scores given on this criterion."})
+    count = Integer(metadata={"description": "Scores given on this criterion."})
 
 
 class RankingRowSchema(ma.Schema):
-    rank = ma.fields.Integer(metadata={"description": "Equal weighted means share a rank."})
-    candidate_id = ma.fields.Integer()
-    user_id = ma.fields.Integer()
+    rank = Integer(metadata={"description": "Equal weighted means share a rank."})
+    candidate_id = Integer()
+    user_id = Integer()
     name = ma.fields.String()
     weighted_mean = ma.fields.Float(
         allow_none=True,
         metadata={"description": "Σ weight·mean over the criteria with a score, divided by Σ of their weights."},
     )
-    evaluator_count = ma.fields.Integer(metadata={"description": "Evaluators who scored this candidate."})
+    evaluator_count = Integer(metadata={"description": "Evaluators who scored this candidate."})
     criteria = ma.fields.List(ma.fields.Nested(CriterionResultSchema))
 
 
 class RoundDetailSchema(RoundSchema):
     criteria = ma.fields.List(ma.fields.Nested(RoundCriterionSchema))
-    evaluator_ids = ma.fields.List(ma.fields.Integer())
+    evaluator_ids = ma.fields.List(Integer())
     progress = ma.fields.Nested(ProgressSchema, metadata={"description": "Counts only: no score is shown."})
     ranking = ma.fields.List(
         ma.fields.Nested(RankingRowSchema),
@@ -142,7 +150,7 @@ class RoundDetailSchema(RoundSchema):
 
 
 class EvaluatorsSchema(ma.Schema):
-    user_ids = ma.fields.List(Id(), required=True)
+    user_ids = IdList(required=True)
 
 
 # --- candidates --------------------------------------------------------------------------------------
@@ -157,11 +165,11 @@ class CandidateCreateSchema(ma.Schema):
 
 
 class CandidateSchema(ma.Schema):
-    id = ma.fields.Integer()
-    round_id = ma.fields.Integer()
-    user_id = ma.fields.Integer()
+    id = Integer()
+    round_id = Integer()
+    user_id = Integer()
     name = ma.fields.String()
-    nominated_by_id = ma.fields.Integer(allow_none=True)
+    nominated_by_id = Integer(allow_none=True)
     reason = ma.fields.String()
     created_at = ma.fields.DateTime()
 
@@ -188,14 +196,14 @@ class AppointmentCreateSchema(ma.Schema):
 
 
 class AppointmentSchema(ma.Schema):
-    id = ma.fields.Integer()
-    user_id = ma.fields.Integer()
+    id = Integer()
+    user_id = Integer()
     name = ma.fields.String()
-    point_id = ma.fields.Integer()
-    round_id = ma.fields.Integer(allow_none=True)
+    point_id = Integer()
+    round_id = Integer(allow_none=True)
     term_start = ma.fields.Date()
     term_end = ma.fields.Date(allow_none=True)
-    appointed_by_id = ma.fields.Integer(allow_none=True)
+    appointed_by_id = Integer(allow_none=True)
     ended_at = ma.fields.DateTime(allow_none=True)
     note = ma.fields.String()
     created_at = ma.fields.DateTime()

@@ -37,6 +37,8 @@ from yishi.modules.accounts.permissions import SYSTEM, Actor, register_scopes, r
 from yishi.modules.participation.models import ParticipationKind
 from yishi.modules.points.models import Point
 from yishi.modules.selection.models import (
+    MAX_POSITION,
+    MAX_WEIGHT,
     Appointment,
     Candidate,
     RoundCriterion,
@@ -160,7 +162,12 @@ def get_criterion(criterion_id: int) -> SelectionCriterion:
 
 def _weight_errors(weight, field_name: str = "weight") -> dict[str, list[str]]:
     valid = isinstance(weight, int | float) and not isinstance(weight, bool) and math.isfinite(weight) and weight > 0
-    return {} if valid else {field_name: [_("The weight must be a number greater than 0.")]}
+    if not valid:
+        return {field_name: [_("The weight must be a number greater than 0.")]}
+    if weight > MAX_WEIGHT:
+        maximum = f"{MAX_WEIGHT:g}"
+        return {field_name: [_("The weight must be at most %(max)s.", max=maximum)]}
+    return {}
 
 
 def _name_errors(data: Mapping, prefix: str = "") -> dict[str, list[str]]:
@@ -285,7 +292,8 @@ def create_criterion(community, data: Mapping, *, actor: Actor) -> SelectionCrit
         raise _refusal(ConflictError, "code", _("A criterion with this code already exists."))
     if values.get("position") is None:
         highest = db.session.execute(select(func.max(SelectionCriterion.position))).scalar_one_or_none()
-        values["position"] = (highest + 1) if highest is not None else 0
+        # Next after the last, but never past the documented bound (found by fuzzing: 10001 after 10000).
+        values["position"] = min(highest + 1, MAX_POSITION) if highest is not None else 0
     criterion = SelectionCriterion(community_id=community.id, **values)
     db.session.add(criterion)
     db.session.flush()
