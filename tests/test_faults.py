@@ -431,7 +431,8 @@ def test_the_same_key_at_the_same_moment_makes_one_matter(postgresql_app, monkey
     answers = {}
 
     def post(name: str) -> None:
-        answers[name] = own.test_client().post(url, headers=headers, json=body)
+        with own.app_context():  # where the test client reads back what the request wrote
+            answers[name] = own.test_client().post(url, headers=headers, json=body)
 
     first = threading.Thread(target=post, args=("first",), name="first")
     second = threading.Thread(target=post, args=("second",), name="second")
