@@ -20,7 +20,7 @@ from werkzeug.exceptions import InternalServerError
 from tests.conftest import PASSWORD, IsolatedClient, _community, _street, bearer
 from tests.matter_world import build
 from yishi import create_app
-from yishi.core import tenancy
+from yishi.core import jobs, tenancy
 from yishi.core.api import IdempotencyRecord
 from yishi.core.db import db
 from yishi.core.errors import PROBLEM_JSON, http_error_response
@@ -115,18 +115,22 @@ def failing(point: str, path_prefix: str = "/api/", *, answers_only: bool = True
 
 
 @pytest.mark.parametrize("point", ["before_commit", "after_flush"])
-def test_a_failed_final_commit_leaves_no_matter_and_no_key(client, w, writer, point):
-    """``after_flush`` fails once the statements reached the database, before it commits them."""
+def test_a_failed_final_commit_leaves_no_matter_and_no_key(app, client, w, writer, point):
+    """``after_flush`` fails once the statements reached the database, before it commits them.
+    The matter's notice is queued only by the commit that saves the matter."""
+    jobs.run_pending(app)  # whatever building the world queued
     headers = {**writer, "Idempotency-Key": "intake-1"}
     body = payload(w.categories["water"], w.groups[0])
     with failing(point):
         response = client.post(matters_url(w.community.slug), headers=headers, json=body)
     assert_problem(response, 500)
     assert counts() == (0, 0)
+    assert jobs.run_pending(app) == 0
 
     retry = client.post(matters_url(w.community.slug), headers=headers, json=body)
     assert retry.status_code == 201, retry.get_data(as_text=True)
     assert "Idempotent-Replayed" not in retry.headers
+    assert jobs.run_pending(app) == 1
     again = client.post(matters_url(w.community.slug), headers=headers, json=body)
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json()["id"] == retry.get_json()["id"]
