@@ -27,6 +27,7 @@ from yishi.core.errors import PROBLEM_JSON, http_error_response
 from yishi.core.security import limiter
 from yishi.modules.accounts import services as accounts
 from yishi.modules.categories import services as categories
+from yishi.modules.communities import services as communities
 from yishi.modules.matters import services as matters
 from yishi.modules.matters.models import Matter
 
@@ -43,8 +44,8 @@ def writer(community, token_for):
     return bearer(token_for(community=community))
 
 
-def matters_url(slug: str, suffix: str = "") -> str:
-    return f"/api/v1/communities/{slug}/matters{suffix}"
+def matters_url(slug: str) -> str:
+    return f"/api/v1/communities/{slug}/matters"
 
 
 def payload(category_id: int, group_id: int, **extra) -> dict:
@@ -269,17 +270,17 @@ def separate_app(app):
         with other.app_context():
             db.engine.dispose()
     limiter.init_app(app)
-    limiter._storage_dead = False
+    limiter._storage_dead = False  # init_app leaves the dead Redis marked dead
 
 
 def seed(community_slug: str = "shilipu") -> dict:
-    """A street, a community with its groups and categories, a member and an API token."""
+    """A street, a community with its groups and categories, a person who can sign in, an API token."""
     street = _street("chengdong")
     community = _community(community_slug, street)
     with tenancy.community_scope(community.id):
         added = categories.apply_template(community, "agriculture")
         category_id = next(category.id for category in added if category.code == "water")
-        groups = [group.id for group in community_groups()]
+        groups = [group.id for group in communities.list_resident_groups()]
     user = accounts.create_user(email="resident@test.example", name="陈居民", password=PASSWORD, phone="13711112222")
     _token, secret = accounts.create_token(name="test", scopes="all", community=community)
     db.session.commit()
@@ -290,12 +291,6 @@ def seed(community_slug: str = "shilipu") -> dict:
         "category_id": category_id,
         "group_id": groups[0],
     }
-
-
-def community_groups():
-    from yishi.modules.communities import services as communities
-
-    return communities.list_resident_groups()
 
 
 def test_forms_and_login_work_and_stay_limited_when_the_limits_redis_is_down(separate_app, tmp_path):
