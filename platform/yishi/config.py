@@ -79,6 +79,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SECURE": env == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # A Redis that stops answering must not take the forms and the login down with it: the limits
+        # are counted in this process's memory until it answers again (checked with a growing delay),
+        # and short timeouts keep what each request pays for finding it dead small.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": "5 per minute; 20 per hour",
         # Matter intake, per IP and per reporter phone (CONTRACT.md, "HTTP conventions").

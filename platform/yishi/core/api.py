@@ -1,13 +1,15 @@
 """The API conventions of CONTRACT.md, in one place: problem+json errors, pagination, Idempotency-Key.
 
 Every module's REST views get them by using :data:`api`, :class:`PageArgsSchema`, :func:`page_schema`
-and :func:`paginate`; idempotent POSTs need nothing at all (a request hook handles them).
+and :func:`paginate`; idempotent POSTs need nothing at all (a request hook handles them). Views only
+flush: one request hook commits each API request once (:func:`_commit_once`).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 from datetime import timedelta
 from http import HTTPStatus
 from urllib.parse import urlencode
@@ -17,13 +19,22 @@ from apispec import BasePlugin
 from flask import Flask, Response, current_app, g, request
 from flask_babel import gettext as _
 from flask_smorest import Api
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, event, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.exceptions import HTTPException
 
 from yishi.core.db import AwareDateTime, TimestampMixin, db, utcnow
-from yishi.core.errors import PROBLEM_JSON, DomainError, domain_problem, http_error_response, problem
+from yishi.core.errors import (
+    PROBLEM_JSON,
+    DomainError,
+    abandon_transaction,
+    domain_problem,
+    http_error_response,
+    problem,
+)
+
+log = logging.getLogger(__name__)
 
 
 class ProblemSchema(ma.Schema):
@@ -186,7 +197,7 @@ class IdempotencyRecord(TimestampMixin, db.Model):
     token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), nullable=False)
     key: Mapped[str] = mapped_column(String(255), nullable=False)
     fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
-    status: Mapped[int | None] = mapped_column(Integer)  # None while the first request is running
+    status: Mapped[int | None] = mapped_column(Integer)  # set in the transaction of the work: never committed None
     content_type: Mapped[str | None] = mapped_column(String(100))
     location: Mapped[str | None] = mapped_column(String(500))
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -203,7 +214,45 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _stored_answer(token_id: int, key: str) -> IdempotencyRecord | None:
+    return db.session.execute(
+        select(IdempotencyRecord).where(IdempotencyRecord.token_id == token_id, IdempotencyRecord.key == key)
+    ).scalar_one_or_none()
+
+
+def _in_progress() -> Response:
+    return problem(
+        409,
+        type_="urn:yishi:problem:idempotency-in-progress",
+        detail=_("A request with this Idempotency-Key is still being processed."),
+    )
+
+
+def _replay(record: IdempotencyRecord | None, fingerprint: str) -> Response:
+    if record is None:
+        return _in_progress()
+    if record.fingerprint != fingerprint:
+        return problem(
+            422,
+            type_="urn:yishi:problem:idempotency-key-reused",
+            detail=_("This Idempotency-Key was already used with a different request."),
+        )
+    if record.status is None:  # a claim left by an earlier version, which committed claims apart
+        return _in_progress()
+    response = Response(record.body, status=record.status, content_type=record.content_type)
+    if record.location:
+        response.headers["Location"] = record.location
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
 def _idempotency_before_request():
+    """Replay the stored answer to a repeated key, or claim the key inside the request's transaction.
+
+    The claim is only flushed: it is committed with the work and its answer, or not at all (see
+    :func:`_commit_once`). A concurrent request with the same key cannot claim it meanwhile: on
+    PostgreSQL its insert waits on the unique index until this transaction ends, then fails if it
+    committed, and that request replays the answer committed with the work."""
     key = request.headers.get("Idempotency-Key")
     token_id = getattr(g, "api_token_id", None)
     if request.method != "POST" or not key or token_id is None:
@@ -212,63 +261,102 @@ def _idempotency_before_request():
         return problem(400, detail=_("The Idempotency-Key header is longer than 255 characters."))
     fingerprint = _fingerprint()
     now = utcnow()
-    record = db.session.execute(
-        select(IdempotencyRecord).where(IdempotencyRecord.token_id == token_id, IdempotencyRecord.key == key)
-    ).scalar_one_or_none()
+    record = _stored_answer(token_id, key)
     if record is not None and record.expires_at <= now:
         db.session.delete(record)
-        db.session.commit()
+        db.session.flush()  # gone before the new claim: a flush inserts before it deletes
         record = None
     if record is not None:
-        if record.fingerprint != fingerprint:
-            return problem(
-                422,
-                type_="urn:yishi:problem:idempotency-key-reused",
-                detail=_("This Idempotency-Key was already used with a different request."),
-            )
-        if record.status is None:
-            return problem(
-                409,
-                type_="urn:yishi:problem:idempotency-in-progress",
-                detail=_("A request with this Idempotency-Key is still being processed."),
-            )
-        response = Response(record.body, status=record.status, content_type=record.content_type)
-        if record.location:
-            response.headers["Location"] = record.location
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
+        return _replay(record, fingerprint)
     hours = current_app.config["IDEMPOTENCY_TTL_HOURS"]
-    record = IdempotencyRecord(
+    claim = IdempotencyRecord(
         token_id=token_id, key=key, fingerprint=fingerprint, expires_at=now + timedelta(hours=hours)
     )
-    db.session.add(record)
     try:
-        db.session.commit()  # claim the key before doing the work, so a concurrent duplicate waits
+        with db.session.begin_nested():
+            db.session.add(claim)
     except IntegrityError:
-        db.session.rollback()
-        return problem(
-            409,
-            type_="urn:yishi:problem:idempotency-in-progress",
-            detail=_("A request with this Idempotency-Key is still being processed."),
-        )
-    g.idempotency_record_id = record.id
+        # The duplicate that held the key has ended meanwhile; read what it committed.
+        return _replay(_stored_answer(token_id, key), fingerprint)
+    g.idempotency_claim = claim
     return None
 
 
-def _idempotency_after_request(response: Response) -> Response:
-    record_id = g.pop("idempotency_record_id", None)
-    if record_id is None:
+def _keep_answer(record: IdempotencyRecord, response: Response) -> None:
+    record.status = response.status_code
+    record.content_type = response.content_type
+    record.location = response.headers.get("Location")
+    record.body = response.get_data()
+
+
+def _keep_refusal(claim: IdempotencyRecord, response: Response) -> None:
+    """Store a refusal (4xx) for replay, after the work was rolled back: the request's outcome is
+    the refusal alone. Failing to store it changes nothing the client could see (the key stays free,
+    and a retry is refused again), so it never turns the refusal into a 500."""
+    values = {
+        "token_id": claim.token_id,
+        "key": claim.key,
+        "fingerprint": claim.fingerprint,
+        "expires_at": claim.expires_at,
+    }
+    abandon_transaction()
+    try:
+        db.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.token_id == values["token_id"],
+                IdempotencyRecord.key == values["key"],
+                IdempotencyRecord.expires_at <= utcnow(),
+            )
+        )
+        record = IdempotencyRecord(**values)
+        _keep_answer(record, response)
+        db.session.add(record)
+        db.session.commit()
+    except SQLAlchemyError:
+        log.warning("the refusal of Idempotency-Key %r could not be stored", values["key"], exc_info=True)
+        abandon_transaction()
+
+
+_DURABLE = "yishi_commit_durable"
+
+
+@event.listens_for(Session, "after_commit", insert=True)
+def _note_durable_commit(session: Session) -> None:
+    """Mark the database commit as done before any other ``after_commit`` listener runs, so that a
+    listener failing afterwards is not mistaken for a failed commit (see :func:`_commit_once`)."""
+    if not session.in_nested_transaction():
+        session.info[_DURABLE] = True
+
+
+def _commit_once(response: Response) -> Response:
+    """One outcome per API request (Indico's pattern, STYLE.md): views and services only flush;
+    this hook commits the work and the Idempotency-Key's answer in one transaction for a successful
+    answer, and rolls everything back for an error.
+
+    If the commit fails, the exception propagates: Flask answers 500 (problem+json) through the
+    error handler, runs this hook again for that answer, which rolls back, so nothing is left, not
+    even the key, and the client's retry does the work once. If the database did commit and only
+    something after it failed (an ``after_commit`` listener), the work and its answer are durable:
+    the client gets that answer, not a 500 that would contradict what was saved."""
+    if not request.path.startswith("/api/"):
+        return response  # web pages commit their forms themselves (core/forms.py)
+    claim = g.pop("idempotency_claim", None)
+    if response.status_code >= 400:
+        abandon_transaction()
+        if claim is not None and response.status_code < 500 and response.status_code != 429:
+            _keep_refusal(claim, response)
         return response
-    db.session.rollback()  # the view committed its work; anything left over belongs to a failure
-    if response.status_code >= 500:
-        db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
-    else:
-        record = db.session.get(IdempotencyRecord, record_id)
-        record.status = response.status_code
-        record.content_type = response.content_type
-        record.location = response.headers.get("Location")
-        record.body = response.get_data()
-    db.session.commit()
+    if claim is not None:
+        _keep_answer(claim, response)
+    session = db.session()
+    session.info.pop(_DURABLE, None)
+    try:
+        session.commit()
+    except Exception:
+        if not session.info.pop(_DURABLE, False):
+            raise
+        log.exception("committed, but what runs after the commit failed")
+        abandon_transaction()
     return response
 
 
@@ -289,7 +377,7 @@ def init_app(app: Flask) -> None:
         return render_error_page(error.status, error.detail)
 
     app.before_request(_idempotency_before_request)
-    app.after_request(_idempotency_after_request)
+    app.after_request(_commit_once)
     init_docs(app)
 
 

@@ -7,6 +7,7 @@ friendly, translated page elsewhere.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 
@@ -14,8 +15,11 @@ from flask import Response, json, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 PROBLEM_JSON = "application/problem+json"
+
+log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -185,12 +189,62 @@ def render_error_page(status: int, detail: str | None = None) -> tuple[str, int]
     )
 
 
-def http_error_response(error: HTTPException) -> Response | tuple[str, int]:
+def abandon_transaction() -> None:
+    """Forget whatever the request's session holds, whatever state it is in.
+
+    A plain ``rollback()`` is not enough on the failure paths: when something fails after the
+    database committed (an ``after_commit`` listener), the session stays in its "committed" state
+    and refuses both SQL and ``rollback()``. Closing it still works and returns its connection;
+    the next use of ``db.session`` begins afresh."""
+    from yishi.core.db import db
+
+    try:
+        db.session.rollback()
+        return
+    except Exception:  # noqa: BLE001 - any state at all: fall through to closing
+        log.warning("the session could not roll back; closing it", exc_info=True)
+    try:
+        db.session.remove()
+    except Exception:  # noqa: BLE001
+        log.exception("the session could not be closed; dropping it")
+        db.session.registry.clear()
+
+
+def _plain_error_response(status: int) -> Response:
+    """The answer when even the error handler failed (the database gone, a template or the
+    translations broken): built from constants, so it cannot fail in turn."""
+    title = HTTP_STATUS_CODES.get(status, "Error")
+    if wants_problem_json():
+        body = json.dumps({"type": "about:blank", "title": title, "status": status})
+        return Response(body, status=status, mimetype=PROBLEM_JSON)
+    page = (
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>{status} {title}</title></head><body>"
+        f"<h1>{status} {title}</h1><p>出错了，请稍后再试。Something went wrong; please try again.</p>"
+        '<p><a href="/">首页 Home</a></p></body></html>'
+    )
+    return Response(page, status=status, mimetype="text/html")
+
+
+def http_error_response(error: HTTPException) -> Response:
+    """Every HTTP error's answer: problem+json on the API, the error page elsewhere.
+
+    It never fails: on a server error the session is abandoned first (its transaction may be
+    broken, committed or on a dropped connection), and if building the usual answer fails anyway
+    the client still gets a plain one of the right kind."""
     status = error.code or 500
     if status >= 500:
-        from yishi.core.db import db
+        abandon_transaction()  # the failed transaction must not break the error page's own queries
+    try:
+        return _error_response(error, status)
+    except Exception:  # noqa: BLE001 - the error handler's own failure must not become a bare 500
+        log.exception("building the %s answer failed; answering a plain one", status)
+        if status >= 500:
+            abandon_transaction()
+        return _plain_error_response(status)
 
-        db.session.rollback()  # the failed transaction must not break the error page's own queries
+
+def _error_response(error: HTTPException, status: int) -> Response:
     # Keep what the exception says about itself (Allow on 405, WWW-Authenticate on 401, Retry-After on 429).
     headers = {key: value for key, value in error.get_headers() if key.lower() != "content-type"}
     if status == 405 and getattr(error, "valid_methods", None):

@@ -47,7 +47,7 @@ class Overrides(MethodView):
         override = services.set_override(
             current_community(), data["day"], data["is_workday"], data["note"], actor=current_actor()
         )
-        db.session.commit()
+        db.session.flush()
         return override
 
 
@@ -63,7 +63,7 @@ class OverrideByDate(MethodView):
     def delete(self, day: str):
         """Remove the override: the date follows the official calendar again"""
         services.remove_override(current_community(), services.parse_day(day), actor=current_actor())
-        db.session.commit()
+        db.session.flush()
 
 
 @blp.route("/calendar/settings")
@@ -80,5 +80,5 @@ class ClockSettings(MethodView):
     def patch(self, data):
         """Change how targets count"""
         community = services.update_clock_settings(current_community(), data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return community

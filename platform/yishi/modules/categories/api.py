@@ -30,7 +30,7 @@ class Categories(MethodView):
     def post(self, data):
         """Add a category (accepts Idempotency-Key)"""
         category = services.create_category(current_community(), data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return category, {"Location": url_for(".CategoryById", category_id=category.id, _external=True)}
 
 
@@ -48,7 +48,7 @@ class CategoryById(MethodView):
         """Rename, retarget or (de)activate a category"""
         category = services.get_category(category_id)
         services.update_category(current_community(), category, data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return category
 
     @blp.response(204)
@@ -56,7 +56,7 @@ class CategoryById(MethodView):
         """Delete a category no matter uses (otherwise 409: deactivate it)"""
         category = services.get_category(category_id)
         services.delete_category(current_community(), category, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
 
 
 @blp.route("/categories/apply-template")
@@ -66,5 +66,5 @@ class ApplyTemplate(MethodView):
     def post(self, data):
         """Add the categories of a template that the community does not have yet"""
         added = services.apply_template(current_community(), data["template"], actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return {"items": added, "page": 1, "per_page": max(len(added), 1), "total": len(added)}

@@ -46,7 +46,7 @@ class ResidentGroups(MethodView):
     def post(self, data):
         """Add a resident group (accepts Idempotency-Key)"""
         group = services.create_resident_group(current_community(), data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return group, {"Location": url_for(".ResidentGroupById", group_id=group.id, _external=True)}
 
 
@@ -64,7 +64,7 @@ class ResidentGroupById(MethodView):
         """Change a resident group"""
         group = services.get_resident_group(group_id)
         services.update_resident_group(current_community(), group, data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return group
 
 

@@ -101,7 +101,7 @@ class Matters(MethodView):
         community = current_community()
         channel = data.pop("channel")
         done = services.submit(community, data, channel=channel, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return _one(done.matter, tracking_code=done.tracking_code), {
             "Location": url_for(".MatterById", matter_id=done.matter.id, _external=True)
         }
@@ -135,7 +135,7 @@ class MatterTransitions(MethodView):
             escalate_to=data["escalate_to"],
             expected_version=data["version"],
         )
-        db.session.commit()
+        db.session.flush()
         return _one(matter)
 
 
@@ -176,7 +176,7 @@ class MatterNotes(MethodView):
         entry = services.add_note(
             current_community(), _readable(matter_id), data["note"], actor=current_actor(), public=data["public"]
         )
-        db.session.commit()
+        db.session.flush()
         return {
             "id": entry.id,
             "at": entry.at,
@@ -197,7 +197,7 @@ class MatterSatisfaction(MethodView):
         """The resident's satisfaction (1-5 and a comment), relayed once the matter is resolved"""
         matter = _readable(matter_id)
         services.rate(current_community(), matter, data["score"], data["comment"], actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return _one(matter)
 
 
@@ -210,7 +210,7 @@ class MatterPhotos(MethodView):
         matter = _readable(matter_id)
         files = [(f.filename or "", f.read()) for f in request.files.getlist("photos")]
         services.add_photos(current_community(), matter, files, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return _one(matter)
 
 

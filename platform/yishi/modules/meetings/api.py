@@ -89,7 +89,7 @@ class Meetings(MethodView):
     def post(self, data):
         """Convene a meeting (accepts Idempotency-Key)"""
         meeting = services.create_meeting(current_community(), data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return _describe(meeting), {"Location": url_for(".MeetingById", meeting_id=meeting.id, _external=True)}
 
 
@@ -114,7 +114,7 @@ class Agenda(MethodView):
             matter_id=data.get("matter_id"),
             title=data.get("title", ""),
         )
-        db.session.commit()
+        db.session.flush()
         return item
 
 
@@ -127,7 +127,7 @@ class Cancel(MethodView):
         meeting = services.cancel_meeting(
             current_community(), services.get_meeting(meeting_id), data["reason"], actor=current_actor()
         )
-        db.session.commit()
+        db.session.flush()
         return _describe(meeting)
 
 
@@ -137,7 +137,7 @@ class Held(MethodView):
     def post(self, meeting_id: int):
         """Record that the meeting took place"""
         meeting = services.mark_held(current_community(), services.get_meeting(meeting_id), actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return _describe(meeting)
 
 
@@ -151,7 +151,7 @@ class Minutes(MethodView):
         services.save_minutes(community, meeting, data["minutes"], actor=current_actor())
         if data["publish"]:
             services.publish_minutes(community, meeting, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return _describe(meeting)
 
 
@@ -165,7 +165,7 @@ class Decision(MethodView):
         item = services.decide(
             current_community(), meeting, services.get_item(meeting, item_id), data, actor=current_actor()
         )
-        db.session.commit()
+        db.session.flush()
         return item
 
 
@@ -192,7 +192,7 @@ class MeetingAttendance(MethodView):
         _attendance, new = services.check_in_person(
             community, meeting, data, method=CheckInMethod.MANUAL, by=current_actor()
         )
-        db.session.commit()
+        db.session.flush()
         return {"new": new, "attendance_count": services.attendance_counts([meeting.id]).get(meeting.id, 0)}
 
 

@@ -36,7 +36,7 @@ class Applications(MethodView):
         activate = data.pop("activate")
         data = {**data, "street": current_street().slug, "kind": data["kind"].value}
         community, _user = services.register_community(data, actor=current_actor(), activate=activate)
-        db.session.commit()
+        db.session.flush()
         return community, {
             "Location": url_for("communities_api.CommunityById", community_slug=community.slug, _external=True)
         }
@@ -49,7 +49,7 @@ class Approve(MethodView):
         """Approve a pending application: the community becomes active"""
         community = services.community_of_street(current_street(), community_slug)
         services.approve(community, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return community
 
 
@@ -61,7 +61,7 @@ class Reject(MethodView):
         """Reject a pending application, with a reason"""
         community = services.community_of_street(current_street(), community_slug)
         services.reject(community, data["reason"], actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return community
 
 
@@ -72,5 +72,5 @@ class Invitations(MethodView):
     def post(self, data):
         """Issue an invitation code (shown once in this answer) that activates a community at registration"""
         invitation, code = services.issue_invitation(current_street(), actor=current_actor(), uses=data["uses"])
-        db.session.commit()
+        db.session.flush()
         return {"code": code, "uses_left": invitation.uses_left, "expires_at": invitation.expires_at}

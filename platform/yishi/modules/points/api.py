@@ -32,7 +32,7 @@ class Points(MethodView):
     def post(self, data):
         """Add a point (accepts Idempotency-Key)"""
         point = services.create_point(current_community(), data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return presenters.describe([point], external=True)[0], {
             "Location": url_for(".PointById", point_id=point.id, _external=True)
         }
@@ -51,7 +51,7 @@ class PointById(MethodView):
     def patch(self, data, point_id: int):
         """Change a point; ``resident_group_ids`` replaces the groups it serves"""
         point = services.update_point(current_community(), services.get_point(point_id), data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return presenters.describe([point], external=True)[0]
 
 

@@ -77,7 +77,7 @@ class Reports(MethodView):
         street = current_street()
         start, end, label = _period(data, street.time_zone)
         report = services.start_report(street, start, end, label, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return _describe(report, with_snapshot=False), {
             "Location": url_for(".ReportById", report_id=report.id, _external=True)
         }

@@ -74,7 +74,7 @@ class Criteria(MethodView):
     def post(self, data):
         """Add a criterion; its weight must be greater than 0 (accepts Idempotency-Key)"""
         criterion = services.create_criterion(current_community(), data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return criterion, {"Location": url_for(".CriterionById", criterion_id=criterion.id, _external=True)}
 
 
@@ -92,7 +92,7 @@ class CriterionById(MethodView):
         """Rename, reweight, reorder or (de)activate a criterion; rounds already opened keep their weights"""
         criterion = services.get_criterion(criterion_id)
         services.update_criterion(current_community(), criterion, data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return criterion
 
     @blp.response(204)
@@ -101,7 +101,7 @@ class CriterionById(MethodView):
         results keep it), refused with 409 while an open round uses it"""
         criterion = services.get_criterion(criterion_id)
         services.remove_criterion(current_community(), criterion, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
 
 
 # --- rounds ------------------------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ class Rounds(MethodView):
         """Open a round (scale default 1–5) with its evaluators; the community's active criteria and their
         weights are copied into it (accepts Idempotency-Key)"""
         selection_round = services.open_round(current_community(), data, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         location = url_for(".RoundById", round_id=selection_round.id, _external=True)
         return services.round_view(selection_round), {"Location": location}
 
@@ -146,7 +146,7 @@ class RoundClose(MethodView):
         """Close a round: nominations and scoring stop, the ranking is published"""
         selection_round = services.get_round(round_id)
         services.close_round(current_community(), selection_round, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return services.round_view(selection_round)
 
 
@@ -167,7 +167,7 @@ class RoundEvaluators(MethodView):
         user_ids = services.set_evaluators(
             current_community(), selection_round, data["user_ids"], actor=current_actor()
         )
-        db.session.commit()
+        db.session.flush()
         return {"user_ids": user_ids}
 
 
@@ -189,7 +189,7 @@ class RoundCandidates(MethodView):
         (``nominated_by_id``); needs ``selection:write``. A member is a candidate once per round."""
         selection_round = services.get_round(round_id)
         candidate = services.nominate(current_community(), selection_round, actor=current_actor(), **data)
-        db.session.commit()
+        db.session.flush()
         return services.candidate_views([candidate])[0]
 
 
@@ -223,7 +223,7 @@ class Appointments(MethodView):
         appointment = services.appoint(
             current_community(), selection_round=selection_round, actor=current_actor(), **data
         )
-        db.session.commit()
+        db.session.flush()
         location = url_for(".AppointmentById", appointment_id=appointment.id, _external=True)
         return services.appointment_views([appointment])[0], {"Location": location}
 
@@ -244,5 +244,5 @@ class AppointmentEnd(MethodView):
         """End an appointment now; it stays in the history with ``ended_at`` set"""
         appointment = services.get_appointment(appointment_id)
         services.end_appointment(current_community(), appointment, actor=current_actor())
-        db.session.commit()
+        db.session.flush()
         return services.appointment_views([appointment])[0]
