@@ -5,8 +5,10 @@
 
 Three workers drain the same number of tiny jobs from the same Redis, one after the other:
 
-* ``yishi worker`` (the real command, its own process): each job runs through ``core.jobs.execute`` —
-  a fresh context, an app context, the job, the outbox row deleted and one commit on the database;
+* ``yishi worker`` (the real command, its own process) on its ``notifications`` queue: each job is the
+  real notification job ``matters.tasks.tell`` (for a matter that is not there) run through
+  ``core.jobs.execute`` — a fresh context, the tenant scope, its reads, the outbox row deleted and one
+  commit — by the queue's worker threads;
 * bare RQ ``SimpleWorker`` (no fork, JSON, a function that does nothing): the floor RQ itself sets;
 * bare RQ ``Worker`` (a fork per job, as ``yishi worker`` ran before): what the issue measured.
 
@@ -27,7 +29,6 @@ from pathlib import Path
 import redis
 from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
-from rq.registry import FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,10 +51,16 @@ def _rate(conn, queue_name: str, job_ids: list[str]) -> tuple[float, int]:
     return len(done) / max((last - first).total_seconds(), 1e-6), len(done)
 
 
-def _wait(conn, queue_name: str, count: int, timeout: float) -> None:
-    registry = FinishedJobRegistry(queue_name, connection=conn, serializer=JSONSerializer)
+def _wait(conn, job_ids: list[str], timeout: float) -> None:
+    """Until every job has ended (finished or failed), by their own status."""
     deadline = time.monotonic() + timeout
-    while registry.count < count and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        with conn.pipeline() as pipe:
+            for job_id in job_ids:
+                pipe.hget(f"rq:job:{job_id}", "status")
+            statuses = pipe.execute()
+        if all(status in (b"finished", b"failed") for status in statuses):
+            return
         time.sleep(0.2)
 
 
@@ -64,11 +71,10 @@ def bare(conn, count: int, worker_class) -> tuple[float, int]:
     worker.work(burst=True, logging_level="WARNING")
     rate = _rate(conn, queue.name, ids)
     queue.empty()
-    FinishedJobRegistry(queue.name, connection=conn).cleanup(time.time() + 10**9)
     return rate
 
 
-def yishi(database: str, redis_url: str, count: int, instance: Path) -> tuple[float, int]:
+def yishi(database: str, redis_url: str, count: int, instance: Path, threads: int | None) -> tuple[float, int]:
     env = {**os.environ, "YISHI_ENV": "demo", "DATABASE_URL": database, "REDIS_URL": redis_url}
     env["YISHI_INSTANCE_PATH"] = str(instance)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "platform"), env.get("PYTHONPATH", "")])
@@ -87,17 +93,18 @@ def yishi(database: str, redis_url: str, count: int, instance: Path) -> tuple[fl
         db.session.commit()  # the outbox rows, then the push: the worker deletes each row with its job
     conn = redis.Redis.from_url(redis_url)
     worker = subprocess.Popen(
-        [sys.executable, "-c", "from yishi.cli import main; main()", "worker"],
+        [sys.executable, "-c", "from yishi.cli import main; main()", "worker"]
+        + (["--threads", str(threads)] if threads else []),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait(conn, "maintenance", count, timeout=600)
+        _wait(conn, ids, timeout=600)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-    return _rate(conn, "maintenance", ids)
+    return _rate(conn, "notifications", ids)
 
 
 def main() -> None:
@@ -106,6 +113,7 @@ def main() -> None:
     parser.add_argument("--database", default="postgresql+psycopg://postgres@127.0.0.1:5432/yishi_bench_jobs")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/7")
     parser.add_argument("--skip-fork", action="store_true", help="leave out the forking RQ worker (slow)")
+    parser.add_argument("--threads", type=int, help="yishi worker --threads (default 1 per queue)")
     args = parser.parse_args()
     if args.database.startswith("postgresql"):
         from sqlalchemy import create_engine, text
@@ -123,8 +131,8 @@ def main() -> None:
     rows = []
     rate, done = bare(conn, args.jobs, SimpleWorker)
     rows.append(("bare RQ SimpleWorker (no fork, nothing to do)", rate, done))
-    rate, done = yishi(args.database, args.redis, args.jobs, instance)
-    rows.append(("yishi worker (app context, outbox, commit)", rate, done))
+    rate, done = yishi(args.database, args.redis, args.jobs, instance, args.threads)
+    rows.append((f"yishi worker, notifications queue ({args.threads or 'default'} threads)", rate, done))
     if not args.skip_fork:
         count = min(args.jobs, 500)
         rate, done = bare(conn, count, Worker)

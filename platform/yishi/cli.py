@@ -188,8 +188,9 @@ def tokens_create(community_slug, street_slug, name, scopes) -> None:
     default="",
     help="Comma-separated queues this process works (default: all of them, each in its own thread).",
 )
+@click.option("--threads", type=click.IntRange(1, 32), help="Worker threads per queue (default 1).")
 @with_appcontext
-def worker(burst: bool, queues: str) -> None:
+def worker(burst: bool, queues: str, threads: int | None) -> None:
     """RQ workers (one thread per queue) with the scheduler, on REDIS_URL, until SIGTERM."""
     import logging
 
@@ -202,7 +203,7 @@ def worker(burst: bool, queues: str) -> None:
     unknown = sorted(set(names) - set(jobs.QUEUES))
     if unknown:
         _fail(f"Unknown queue(s) {', '.join(unknown)}; the queues are {', '.join(jobs.QUEUES)}.")
-    jobs.run_worker(current_app._get_current_object(), burst=burst, queues=names)
+    jobs.run_worker(current_app._get_current_object(), burst=burst, queues=names, threads=threads)
 
 
 # --- translations -------------------------------------------------------------------------------------
