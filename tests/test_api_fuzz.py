@@ -36,6 +36,7 @@ BUSINESS_RULES = {
     "PATCH /api/v1/communities/{community_slug}/calendar/settings": "working hours open before they close",
     "POST /api/v1/communities/{community_slug}/calendar/overrides": "a day from 2000 to 2100",
     "POST /api/v1/communities/{community_slug}/categories/apply-template": "a template of tenants/templates/",
+    "PATCH /api/v1/communities/{community_slug}/categories/{category_id}": "a category in use keeps its code",
     "POST /api/v1/communities/{community_slug}/matters": "category, group and point of this community",
     "POST /api/v1/communities/{community_slug}/matters/{matter_id}/photos": "JPEG, PNG or WebP images",
     "POST /api/v1/communities/{community_slug}/meetings": "ends after it starts; invitees of this community",
