@@ -30,7 +30,11 @@ def test_qr_check_in_on_a_phone(live_server, contexts, artifacts_dir):
     form.locator('[type="submit"]').click()
     expect(admin.get_by_test_id("meeting-title")).to_have_text("东门议事会（签到测试）")
     expect(admin.locator("img.checkin-qr")).to_be_visible()
-    assert admin.locator("img.checkin-qr").evaluate("img => img.naturalWidth") > 0  # the QR image loads
+    # the QR image loads: visible is not loaded, so wait (with Playwright's deadline) for it to be decoded
+    admin.wait_for_function(
+        "() => { const img = document.querySelector('img.checkin-qr'); return img && img.complete; }"
+    )
+    assert admin.locator("img.checkin-qr").evaluate("img => img.naturalWidth") > 0
     checkin_url = admin.get_by_role("link", name=re.compile("签到页面|Check-in page")).get_attribute("href")
     assert "/checkin?t=" in checkin_url
 
